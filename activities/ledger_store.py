@@ -1,0 +1,696 @@
+"""The outcome ledger: a durable, append-only, hash-chained record of domain events.
+
+Auditors read a relationship's history here long after Temporal has dropped the run, so the
+ledger must outlive the workflow, survive activity retries without duplicating anything, and
+show whether anyone edited it behind our back. One code path serves SQLite (the embedded
+default) and PostgreSQL (when programs outgrow one machine).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Select,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, Dialect, RowMapping, make_url
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "GENESIS_HASH",
+    "Delivery",
+    "EventCount",
+    "Ledger",
+    "LedgerEntry",
+    "Problem",
+    "StoredEntry",
+    "VerifyReport",
+    "canonical_json",
+    "chain_hash",
+    "event_key",
+]
+
+GENESIS_HASH = "0" * 64
+DELIVERY_STATUSES = frozenset({"delivered", "failed"})
+# Arbitrary constant: every process migrating the same PostgreSQL database must agree on it.
+_MIGRATION_LOCK_ID = 0x6D656E746F72  # "mentor"
+_SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _require_utc(value: datetime, field: str) -> datetime:
+    """Naive datetimes are ambiguous across hosts, and the hash must not depend on the host."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(
+            f"{field} must be timezone-aware (got {value.isoformat()}); add tzinfo=UTC"
+        )
+    return value.astimezone(UTC)
+
+
+class LedgerEntry(BaseModel):
+    """One domain event as the workflow decided it; everything here is covered by the hash."""
+
+    model_config = ConfigDict(frozen=True)
+
+    relationship_id: str = Field(min_length=1)
+    program: str = Field(min_length=1)
+    seq: int = Field(ge=1)
+    key: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    actor: str = Field(min_length=1)
+    occurred_at: datetime
+    payload: dict[str, Any]
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _occurred_at_is_utc(cls, value: datetime) -> datetime:
+        return _require_utc(value, "occurred_at")
+
+    @field_validator("payload")
+    @classmethod
+    def _payload_is_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            canonical_json(value)
+        except (TypeError, ValueError) as exc:
+            reason = f"payload must be plain JSON (objects, lists, text, numbers): {exc}"
+            raise ValueError(reason) from exc
+        return value
+
+
+class StoredEntry(LedgerEntry):
+    """An entry as the ledger holds it: chained to its predecessor and stamped on arrival."""
+
+    prev_hash: str
+    hash: str
+    recorded_at: datetime
+
+    @field_validator("recorded_at")
+    @classmethod
+    def _recorded_at_is_utc(cls, value: datetime) -> datetime:
+        return _require_utc(value, "recorded_at")
+
+
+class Problem(BaseModel):
+    """The first place a chain breaks, worded for an auditor rather than a developer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int | None
+    key: str | None
+    reason: str
+
+
+class VerifyReport(BaseModel):
+    """`checked` counts the events found intact before the first problem (all of them if ok)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    relationship_id: str
+    ok: bool
+    checked: int
+    problem: Problem | None
+
+
+class Delivery(BaseModel):
+    """Whether a notification reached a recipient, so retries skip what already arrived."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    recipient: str
+    channel: str
+    status: str
+    detail: str
+    attempts: int
+    updated_at: datetime
+
+
+class EventCount(BaseModel):
+    """How often each event type occurs in a program: the raw material of outcome reports."""
+
+    model_config = ConfigDict(frozen=True)
+
+    program: str
+    type: str
+    count: int
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def event_key(relationship_id: str, seq: int) -> str:
+    """Keys come from business identity so that retries and replays collide on purpose."""
+    return f"{relationship_id}:{seq:06d}"
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling per value, so the same event always hashes the same on any host."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def _utc_text(value: datetime) -> str:
+    """Fixed-width, always-microseconds, 'Z'-suffixed: the only time format that is hashed."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def chain_hash(prev_hash: str, entry: LedgerEntry) -> str:
+    """Depends on the entry and its predecessor only, so a duplicate append yields the same row."""
+    content = canonical_json(
+        {
+            "relationship_id": entry.relationship_id,
+            "program": entry.program,
+            "seq": entry.seq,
+            "key": entry.key,
+            "type": entry.type,
+            "actor": entry.actor,
+            "occurred_at": _utc_text(entry.occurred_at),
+            "payload": entry.payload,
+        }
+    )
+    return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- schema
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """SQLite forgets time zones; storing naive UTC there and aware UTC in PostgreSQL makes
+    both backends hand back the same aware UTC value."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        utc = _require_utc(value, "timestamp")
+        return utc if dialect.name == "postgresql" else utc.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+events_table = Table(
+    "ledger_events",
+    metadata,
+    Column("relationship_id", String, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("program", String, nullable=False),
+    Column("key", String, nullable=False),
+    Column("type", String, nullable=False),
+    Column("actor", String, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("relationship_id", "seq", name="pk_ledger_events"),
+    UniqueConstraint("key", name="uq_ledger_events_key"),
+    Index("ix_ledger_events_program", "program", "relationship_id", "seq"),
+)
+
+deliveries_table = Table(
+    "ledger_deliveries",
+    metadata,
+    Column("key", String, nullable=False),
+    Column("recipient", String, nullable=False),
+    Column("channel", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("key", "recipient", name="pk_ledger_deliveries"),
+)
+
+schema_table = Table(
+    "ledger_schema_version",
+    MetaData(),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", UtcDateTime, nullable=False),
+)
+
+_EV = events_table.c
+_DL = deliveries_table.c
+
+
+def _migration_1(conn: Connection) -> None:
+    """Version 1 creates the tables as first shipped. Later changes get their own step (ALTER
+    ...), never an edit of the Table objects above without a new migration."""
+    metadata.create_all(conn, tables=[events_table, deliveries_table], checkfirst=True)
+
+
+_MIGRATIONS = ((1, _migration_1),)
+
+
+# --------------------------------------------------------------------------- engines
+
+
+def _normalise_url(raw: str) -> URL:
+    """`postgresql://` would pick psycopg2, which we do not ship; psycopg 3 is the driver."""
+    url = make_url(raw)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """Take BEGIN away from the sqlite3 driver (it skips it for reads and DDL) and use WAL so
+    readers never block the single writer."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    """Writers start with the write lock held: a deferred transaction that reads then writes
+    fails at once with 'database is locked' when another writer got there first."""
+    immediate = conn.get_execution_options().get("ledger_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        # One shared connection, or every checkout would see a fresh empty database.
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_SECONDS})
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _make_engine(raw: str) -> Engine:
+    url = _normalise_url(raw)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url)
+    if backend == "postgresql":
+        return create_engine(url, pool_pre_ping=True)
+    raise ValueError(
+        f"unsupported ledger URL {url.render_as_string(hide_password=True)!r}: "
+        "use sqlite:///path/to/ledger.db or postgresql+psycopg://user@host/db"
+    )
+
+
+def _dialect_insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """ON CONFLICT lives in the dialect modules; both spell it the same way."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+# --------------------------------------------------------------------------- append helpers
+
+
+class _Link(NamedTuple):
+    hash: str
+    program: str
+
+
+def _describe(entry: LedgerEntry) -> str:
+    return f"event {entry.seq} ({entry.key}) of relationship {entry.relationship_id}"
+
+
+def _unique_batch(entries: Iterable[LedgerEntry]) -> list[LedgerEntry]:
+    """Repeats inside one batch are harmless; two different events for one slot are a bug."""
+    by_key: dict[str, LedgerEntry] = {}
+    by_slot: dict[tuple[str, int], LedgerEntry] = {}
+    for entry in entries:
+        seen = by_key.get(entry.key)
+        if seen is not None and seen != entry:
+            raise ValueError(f"{entry.key} appears twice in one batch with different content")
+        slot = (entry.relationship_id, entry.seq)
+        other = by_slot.get(slot)
+        if other is not None and other.key != entry.key:
+            raise ValueError(
+                f"relationship {entry.relationship_id} has two events numbered {entry.seq} "
+                f"in one batch ({other.key} and {entry.key})"
+            )
+        by_key[entry.key] = by_slot[slot] = entry
+    return sorted(by_key.values(), key=lambda e: (e.relationship_id, e.seq))
+
+
+def _missing_links(batch: Sequence[LedgerEntry]) -> list[tuple[str, int]]:
+    """Predecessors that the batch itself does not supply and must come from the store."""
+    in_batch = {(e.relationship_id, e.seq) for e in batch}
+    wanted = {(e.relationship_id, e.seq - 1) for e in batch if e.seq > 1}
+    return sorted(wanted - in_batch)
+
+
+def _previous_hash(entry: LedgerEntry, links: dict[tuple[str, int], _Link]) -> str:
+    if entry.seq == 1:
+        return GENESIS_HASH
+    link = links.get((entry.relationship_id, entry.seq - 1))
+    if link is None:
+        raise ValueError(
+            f"cannot append {_describe(entry)}: event {entry.seq - 1} of that relationship is "
+            "not in the ledger; append events in order, without gaps"
+        )
+    if link.program != entry.program:
+        raise ValueError(
+            f"cannot append {_describe(entry)}: the relationship belongs to program "
+            f"{link.program!r}, not {entry.program!r}"
+        )
+    return link.hash
+
+
+def _chain_rows(
+    batch: Sequence[LedgerEntry], links: dict[tuple[str, int], _Link], recorded_at: datetime
+) -> list[dict[str, Any]]:
+    """`batch` is sorted by (relationship, seq), so each predecessor is linked before use."""
+    rows: list[dict[str, Any]] = []
+    for entry in batch:
+        prev_hash = _previous_hash(entry, links)
+        digest = chain_hash(prev_hash, entry)
+        links[(entry.relationship_id, entry.seq)] = _Link(digest, entry.program)
+        row = entry.model_dump()
+        row.update(
+            payload=canonical_json(entry.payload),
+            prev_hash=prev_hash,
+            hash=digest,
+            recorded_at=recorded_at,
+        )
+        rows.append(row)
+    return rows
+
+
+def _conflict(row: dict[str, Any], stored: RowMapping | None) -> str | None:
+    """A skipped row is fine only if the stored one is the very same event."""
+    if stored is None:
+        return (
+            f"cannot append event {row['seq']} ({row['key']}) of relationship "
+            f"{row['relationship_id']}: that relationship already has a different event "
+            f"numbered {row['seq']}"
+        )
+    if stored["hash"] != row["hash"]:
+        return (
+            f"cannot append {row['key']}: the ledger already holds an event with that key "
+            "and different content; recorded events never change, so append a new event"
+        )
+    return None
+
+
+# --------------------------------------------------------------------------- verify helpers
+
+
+def _entry_from_row(row: RowMapping) -> StoredEntry:
+    """Raises ValueError when the stored row no longer parses (e.g. hand-edited JSON)."""
+    data = dict(row)
+    data["payload"] = json.loads(data["payload"])
+    return StoredEntry.model_validate(data)
+
+
+def _label(row: RowMapping) -> str:
+    return f"event {row['seq']} ({row['key']})"
+
+
+def _check_row(row: RowMapping, expected_seq: int, prev: RowMapping | None) -> Problem | None:
+    """Order matters: a missing number explains more than a broken link, which in turn
+    explains more than a content mismatch."""
+    seq, key = row["seq"], row["key"]
+    if seq != expected_seq:
+        after = f"jumps from {_label(prev)}" if prev is not None else "starts"
+        return Problem(
+            seq=expected_seq,
+            key=None,
+            reason=f"event {expected_seq} is missing: the chain {after} to {_label(row)}",
+        )
+    prev_hash = prev["hash"] if prev is not None else GENESIS_HASH
+    if row["prev_hash"] != prev_hash:
+        before = _label(prev) if prev is not None else "the start of the chain"
+        return Problem(
+            seq=seq,
+            key=key,
+            reason=f"{_label(row)} does not link to {before}: events were removed, "
+            "reordered or rewritten",
+        )
+    return _check_content(row)
+
+
+def _check_content(row: RowMapping) -> Problem | None:
+    try:
+        entry = _entry_from_row(row)
+    except ValueError as exc:
+        first_line = str(exc).splitlines()[0]
+        reason = f"{_label(row)} was altered and can no longer be read: {first_line}"
+        return Problem(seq=row["seq"], key=row["key"], reason=reason)
+    if chain_hash(row["prev_hash"], entry) != row["hash"]:
+        reason = f"{_label(row)} was altered: its hash does not match its content"
+        return Problem(seq=row["seq"], key=row["key"], reason=reason)
+    return None
+
+
+def _walk_chain(rows: Sequence[RowMapping]) -> tuple[Problem | None, int]:
+    prev: RowMapping | None = None
+    for index, row in enumerate(rows):
+        problem = _check_row(row, index + 1, prev)
+        if problem is not None:
+            return problem, index
+        prev = row
+    return None, len(rows)
+
+
+# --------------------------------------------------------------------------- the ledger
+
+
+class Ledger:
+    """Synchronous on purpose: activities call it from a thread, and SQLAlchemy's sync API is
+    the one both drivers support fully."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> Ledger:
+        """Ready to use: the SQLite folder exists and the schema is current."""
+        ledger = cls(_make_engine(url))
+        ledger.migrate()
+        return ledger
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.dispose()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One transaction that holds the write lock from its first statement on SQLite."""
+        with self._engine.connect() as conn:
+            conn.execution_options(ledger_write=True)
+            with conn.begin():
+                yield conn
+
+    def _fetch(self, query: Select[Any]) -> list[RowMapping]:
+        with self._engine.connect() as conn:
+            return list(conn.execute(query).mappings())
+
+    # ----------------------------------------------------------------- schema
+
+    def migrate(self) -> None:
+        """Several workers may start at once; the lock (advisory on PostgreSQL, the write lock
+        on SQLite) makes the second one find the work done."""
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            schema_table.create(conn, checkfirst=True)
+            done = set(conn.execute(select(schema_table.c.version)).scalars())
+            for version, step in _MIGRATIONS:
+                if version not in done:
+                    step(conn)
+                    stamp = {"version": version, "applied_at": datetime.now(UTC)}
+                    conn.execute(insert(schema_table).values(stamp))
+
+    def schema_version(self) -> int:
+        with self._engine.connect() as conn:
+            version = conn.execute(select(func.max(schema_table.c.version))).scalar()
+        return int(version or 0)
+
+    # ----------------------------------------------------------------- events
+
+    def append(self, entries: Sequence[LedgerEntry]) -> int:
+        """Returns how many events were new. Re-appending an identical event is a no-op, so
+        activity retries and racing workers are safe; a different event under a used key or
+        number is refused, because recorded history never changes."""
+        batch = _unique_batch(entries)
+        if not batch:
+            return 0
+        with self._write() as conn:
+            links = self._stored_links(conn, _missing_links(batch))
+            rows = _chain_rows(batch, links, datetime.now(UTC))
+            inserted = self._insert_new(conn, rows)
+            self._refuse_conflicts(conn, [r for r in rows if r["key"] not in inserted])
+        return len(inserted)
+
+    def _stored_links(
+        self, conn: Connection, slots: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], _Link]:
+        if not slots:
+            return {}
+        query = select(_EV.relationship_id, _EV.seq, _EV.hash, _EV.program).where(
+            tuple_(_EV.relationship_id, _EV.seq).in_(slots)
+        )
+        return {(r.relationship_id, r.seq): _Link(r.hash, r.program) for r in conn.execute(query)}
+
+    def _insert_new(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+        """ON CONFLICT DO NOTHING covers both the key and the (relationship, seq) slot; on
+        PostgreSQL a racing insert waits for the other transaction instead of failing."""
+        stmt = _dialect_insert(conn, events_table).on_conflict_do_nothing().returning(_EV["key"])
+        return set(conn.execute(stmt, list(rows)).scalars())
+
+    def _refuse_conflicts(self, conn: Connection, skipped: Sequence[dict[str, Any]]) -> None:
+        if not skipped:
+            return
+        keys = [row["key"] for row in skipped]
+        query = select(_EV["key"], _EV.hash).where(_EV["key"].in_(keys))
+        stored = {r["key"]: r for r in conn.execute(query).mappings()}
+        for row in skipped:
+            problem = _conflict(row, stored.get(row["key"]))
+            if problem is not None:
+                raise ValueError(problem)
+
+    def events(self, relationship_id: str, *, until: datetime | None = None) -> list[StoredEntry]:
+        """`until` rebuilds state as of a past moment: later events are left out."""
+        query = select(events_table).where(_EV.relationship_id == relationship_id)
+        if until is not None:
+            query = query.where(_EV.occurred_at <= _require_utc(until, "until"))
+        return [_entry_from_row(r) for r in self._fetch(query.order_by(_EV.seq))]
+
+    def last_seq(self, relationship_id: str) -> int:
+        """Lets a caller that lost its counter continue the sequence instead of guessing."""
+        query = select(func.max(_EV.seq)).where(_EV.relationship_id == relationship_id)
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def relationship_ids(self, program: str | None = None) -> list[str]:
+        query = select(_EV.relationship_id).distinct().order_by(_EV.relationship_id)
+        if program is not None:
+            query = query.where(_EV.program == program)
+        return [r["relationship_id"] for r in self._fetch(query)]
+
+    def programs(self) -> list[str]:
+        query = select(_EV.program).distinct().order_by(_EV.program)
+        return [r["program"] for r in self._fetch(query)]
+
+    def program_events(self, program: str) -> list[StoredEntry]:
+        query = (
+            select(events_table)
+            .where(_EV.program == program)
+            .order_by(_EV.relationship_id, _EV.seq)
+        )
+        return [_entry_from_row(r) for r in self._fetch(query)]
+
+    def event_counts(self, program: str | None = None) -> list[EventCount]:
+        """Outcome reports count event types (e.g. Concluded) without loading every payload."""
+        query = (
+            select(_EV.program, _EV.type, func.count().label("count"))
+            .group_by(_EV.program, _EV.type)
+            .order_by(_EV.program, _EV.type)
+        )
+        if program is not None:
+            query = query.where(_EV.program == program)
+        return [EventCount.model_validate(dict(r)) for r in self._fetch(query)]
+
+    def verify(self, relationship_id: str) -> VerifyReport:
+        """Reads raw rows rather than models so that a row too damaged to parse is reported
+        as a finding instead of crashing the audit."""
+        query = select(events_table).where(_EV.relationship_id == relationship_id).order_by(_EV.seq)
+        problem, checked = _walk_chain(self._fetch(query))
+        return VerifyReport(
+            relationship_id=relationship_id, ok=problem is None, checked=checked, problem=problem
+        )
+
+    # ----------------------------------------------------------------- deliveries
+
+    def record_delivery(
+        self, key: str, recipient: str, channel: str, status: str, detail: str = ""
+    ) -> None:
+        """A late 'failed' from a retry must not hide that the message already arrived, so a
+        'delivered' row is final; the condition sits inside the upsert to stay race-free."""
+        if status not in DELIVERY_STATUSES:
+            raise ValueError(f"delivery status must be 'delivered' or 'failed', not {status!r}")
+        values = {
+            "key": key,
+            "recipient": recipient,
+            "channel": channel,
+            "status": status,
+            "detail": detail,
+            "attempts": 1,
+            "updated_at": datetime.now(UTC),
+        }
+        with self._write() as conn:
+            stmt = _dialect_insert(conn, deliveries_table).values(values)
+            new = stmt.excluded
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[_DL["key"], _DL.recipient],
+                set_={
+                    "channel": new.channel,
+                    "status": new.status,
+                    "detail": new.detail,
+                    "attempts": _DL.attempts + 1,
+                    "updated_at": new.updated_at,
+                },
+                where=_DL.status != "delivered",
+            )
+            conn.execute(stmt)
+
+    def delivery_status(self, key: str, recipient: str) -> str | None:
+        query = select(_DL.status).where(_DL["key"] == key, _DL.recipient == recipient)
+        with self._engine.connect() as conn:
+            status = conn.execute(query).scalar()
+        return None if status is None else str(status)
+
+    def deliveries(self, key: str) -> list[Delivery]:
+        query = select(deliveries_table).where(_DL["key"] == key).order_by(_DL.recipient)
+        return [Delivery.model_validate(dict(r)) for r in self._fetch(query)]

@@ -1,0 +1,95 @@
+"""Commands in, events out: `decide(state, command, now)` and `start(request, now)`.
+
+Pure and deterministic, so the workflow can run a command twice (once in the update's
+validator, once in its handler) and get the same answer, and tests need no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from mentorship import commands as c
+from mentorship import conclusion, feedback, meetings, onboarding, operations, reviews
+from mentorship import events as ev
+from mentorship.decider import PARTIES, Decider, Outcome, Rejected
+from mentorship.enrolment import StartRelationship
+from mentorship.health import risk_reasons
+from mentorship.notifications import NotificationKind as N
+from mentorship.participants import Role
+from mentorship.state import RelationshipState
+
+Rule = Callable[[Decider, Any], None]
+
+RULES: dict[type[c.Command], Rule] = {
+    c.SubmitGoals: onboarding.submit_goals,
+    c.SubmitCommitment: onboarding.submit_commitment,
+    c.ConfirmAgreement: onboarding.confirm,
+    c.SubmitAgenda: meetings.submit_agenda,
+    c.LogMeeting: meetings.log_meeting,
+    c.RescheduleMeeting: meetings.reschedule,
+    c.ReportProgress: meetings.report_progress,
+    c.GiveMentorFeedback: feedback.give_mentor_feedback,
+    c.GiveMenteeFeedback: feedback.give_mentee_feedback,
+    c.RequestReview: reviews.request_review,
+    c.SubmitReview: reviews.submit_review,
+    c.Conclude: conclusion.conclude,
+    c.SubmitReflection: conclusion.submit_reflection,
+    c.Pause: operations.pause,
+    c.Resume: operations.resume,
+    c.ExtendEndDate: operations.extend,
+    c.ChangeCadence: operations.change_cadence,
+    c.Cancel: operations.cancel,
+}
+
+
+def start(request: StartRelationship, relationship_id: str, now: datetime) -> Outcome:
+    d = Decider(RelationshipState(id=relationship_id), now)
+    onboarding.begin(
+        d,
+        program=request.program,
+        kind=request.kind,
+        mentor=request.mentor,
+        mentee=request.mentee,
+        operator=request.operator,
+        end_date=request.end_date,
+        policy=request.policy,
+        topic=request.topic,
+    )
+    return d.outcome()
+
+
+def decide(state: RelationshipState, command: c.Command, now: datetime) -> Outcome:
+    """The events a command causes, or `Rejected` naming the field and the fix."""
+    if state.finished:
+        raise Rejected("phase", f"the relationship has concluded ({state.outcome}); nothing to do")
+    d = Decider(state, now)
+    RULES[type(command)](d, command)
+    settle(d)
+    return d.outcome()
+
+
+def settle(d: Decider) -> None:
+    """What follows from any change: loops close, feedback falls due, health is reassessed."""
+    feedback.close_finished_loops(d)
+    feedback.maybe_request(d)
+    reassess(d)
+
+
+def reassess(d: Decider) -> None:
+    s = d.state
+    reasons = risk_reasons(s, d.now)
+    if reasons and not s.at_risk:
+        review_at = None if s.open_review else d.now + s.policy.span(s.policy.early_review_lead)
+        rec = d.emit(
+            ev.AtRiskRaised(reasons=reasons, review_at=review_at),
+            cause="warning signs: " + "; ".join(reasons),
+        )
+        d.notify(N.CHECK_IN, f"risk-{rec.seq}:check-in", PARTIES, reasons=reasons)
+        d.notify(N.AT_RISK, f"risk-{rec.seq}:operator", [Role.OPERATOR], reasons=reasons)
+    elif s.at_risk and not reasons:
+        d.emit(ev.AtRiskCleared(), cause="no warning sign left after recent activity")
+
+
+__all__ = ["RULES", "Outcome", "Rejected", "decide", "settle", "start"]

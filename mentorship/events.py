@@ -1,0 +1,346 @@
+"""The domain's events: what happened to a relationship, in the program's words.
+
+Each event is folded into state by `mentorship.fold.apply` and appended to the outcome
+ledger. Its key (relationship id + sequence number) is deterministic and survives
+continue-as-new, so a retried or replayed append stores it once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mentorship.cadence import Cadence, MeetingFormat
+from mentorship.commands import (
+    AgreementTerms,
+    DevelopmentArea,
+    Evolution,
+    ItemStatus,
+    ReviewDecision,
+)
+from mentorship.participants import Actor, Participant, Role
+from mentorship.policy import Policy
+
+
+class Kind(StrEnum):
+    TRADITIONAL = "traditional"
+    REVERSE = "reverse"
+    SITUATIONAL = "situational"
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"
+    CONCLUDED_EARLY = "concluded_early"
+    NOT_STARTED = "not_started"
+    CANCELLED = "cancelled"
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RelationshipStarted(_Event):
+    type: Literal["RelationshipStarted"] = "RelationshipStarted"
+    program: str
+    kind: Kind
+    mentor: Participant
+    mentee: Participant
+    operator: Participant
+    end_date: date | None
+    policy: Policy
+    onboarding_deadline: datetime
+    topic: str = ""
+
+
+class GoalsSubmitted(_Event):
+    type: Literal["GoalsSubmitted"] = "GoalsSubmitted"
+    objectives: list[str]
+    challenges: list[str]
+    proposed_cadence: Cadence
+    proposed_format: MeetingFormat
+
+
+class CommitmentSubmitted(_Event):
+    type: Literal["CommitmentSubmitted"] = "CommitmentSubmitted"
+    capacity_per_month: float
+    availability: str
+    expertise: list[str]
+    communication: str
+    boundaries: list[str]
+
+
+class AgreementConfirmed(_Event):
+    """One party confirmed these terms; new terms void the other party's confirmation."""
+
+    type: Literal["AgreementConfirmed"] = "AgreementConfirmed"
+    by: Role
+    terms: AgreementTerms
+
+
+class AgreementSigned(_Event):
+    type: Literal["AgreementSigned"] = "AgreementSigned"
+    terms: AgreementTerms
+    next_review_at: datetime
+
+
+class OnboardingEscalated(_Event):
+    type: Literal["OnboardingEscalated"] = "OnboardingEscalated"
+    missing: list[str]
+    grace_until: datetime
+
+
+class ReminderSent(_Event):
+    """A prompt went out (prep, meeting reminder, report-back, onboarding...)."""
+
+    type: Literal["ReminderSent"] = "ReminderSent"
+    purpose: str
+    ref: str
+    to: list[Role]
+
+
+class MeetingScheduled(_Event):
+    type: Literal["MeetingScheduled"] = "MeetingScheduled"
+    number: int
+    at: datetime
+
+
+class AgendaSubmitted(_Event):
+    type: Literal["AgendaSubmitted"] = "AgendaSubmitted"
+    number: int
+    items: list[str]
+
+
+class MeetingRescheduled(_Event):
+    type: Literal["MeetingRescheduled"] = "MeetingRescheduled"
+    number: int
+    at: datetime
+    previous_at: datetime
+    reason: str
+
+
+class MeetingLogged(_Event):
+    type: Literal["MeetingLogged"] = "MeetingLogged"
+    number: int
+    held_at: datetime
+    format: MeetingFormat
+    duration_minutes: int
+    notes: str
+    action_items: list[str]
+    wins: list[str]
+
+
+class MeetingMissed(_Event):
+    type: Literal["MeetingMissed"] = "MeetingMissed"
+    number: int
+    scheduled_at: datetime
+
+
+class ProgressReported(_Event):
+    type: Literal["ProgressReported"] = "ProgressReported"
+    item_id: str
+    status: ItemStatus
+    note: str
+
+
+class FeedbackRequested(_Event):
+    type: Literal["FeedbackRequested"] = "FeedbackRequested"
+    loop: int
+    due_at: datetime
+
+
+class ActionPlanItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    description: str
+    due_at: datetime
+
+
+class MentorFeedbackGiven(_Event):
+    type: Literal["MentorFeedbackGiven"] = "MentorFeedbackGiven"
+    loop: int
+    strengths: list[str]
+    development_areas: list[DevelopmentArea]
+    plan: list[ActionPlanItem]
+
+
+class MenteeFeedbackGiven(_Event):
+    type: Literal["MenteeFeedbackGiven"] = "MenteeFeedbackGiven"
+    loop: int
+    what_helps: list[str]
+    what_to_change: list[str]
+
+
+class LoopOverdue(_Event):
+    type: Literal["LoopOverdue"] = "LoopOverdue"
+    loop: int
+    missing: list[str]
+
+
+class LoopClosed(_Event):
+    type: Literal["LoopClosed"] = "LoopClosed"
+    loop: int
+
+
+class AtRiskRaised(_Event):
+    """Warning signs appeared; the next review is brought forward to `review_at`."""
+
+    type: Literal["AtRiskRaised"] = "AtRiskRaised"
+    reasons: list[str]
+    review_at: datetime | None = None
+
+
+class AtRiskCleared(_Event):
+    type: Literal["AtRiskCleared"] = "AtRiskCleared"
+
+
+class ReviewReason(StrEnum):
+    PERIODIC = "periodic"
+    AT_RISK = "at_risk"
+    REQUESTED = "requested"
+
+
+class ReviewOpened(_Event):
+    type: Literal["ReviewOpened"] = "ReviewOpened"
+    number: int
+    reason: ReviewReason
+    detail: str
+    due_at: datetime
+
+
+class ReviewSubmitted(_Event):
+    type: Literal["ReviewSubmitted"] = "ReviewSubmitted"
+    number: int
+    by: Role
+    effectiveness: int
+    progress: dict[str, int]
+    decision: ReviewDecision
+    evolution: Evolution | None
+    comment: str
+
+
+class ReviewDecided(_Event):
+    type: Literal["ReviewDecided"] = "ReviewDecided"
+    number: int
+    decision: ReviewDecision
+    evolution: Evolution | None
+    next_review_at: datetime
+    unanswered: list[Role] = Field(default_factory=list)
+
+
+class CadenceChanged(_Event):
+    type: Literal["CadenceChanged"] = "CadenceChanged"
+    cadence: Cadence
+    reason: str
+
+
+class Paused(_Event):
+    type: Literal["Paused"] = "Paused"
+    reason: str
+
+
+class Resumed(_Event):
+    """Every pending deadline moves on by the time spent paused."""
+
+    type: Literal["Resumed"] = "Resumed"
+    paused_for_seconds: float
+
+
+class EndDateExtended(_Event):
+    type: Literal["EndDateExtended"] = "EndDateExtended"
+    end_date: date
+    previous: date | None
+
+
+class ConclusionStarted(_Event):
+    type: Literal["ConclusionStarted"] = "ConclusionStarted"
+    reason: str
+    outcome: Outcome
+    due_at: datetime
+
+
+class ReflectionSubmitted(_Event):
+    type: Literal["ReflectionSubmitted"] = "ReflectionSubmitted"
+    by: Role
+    highlights: list[str]
+    wins: list[str]
+    goals_met: list[str]
+    next_steps: str
+
+
+class Summary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    duration_days: int
+    meetings_held: int
+    meetings_missed: int
+    loops_closed: int
+    objectives_met: list[str]
+    wins: list[str]
+
+
+class Concluded(_Event):
+    type: Literal["Concluded"] = "Concluded"
+    outcome: Outcome
+    reason: str
+    summary: Summary
+
+
+Event = Annotated[
+    RelationshipStarted
+    | GoalsSubmitted
+    | CommitmentSubmitted
+    | AgreementConfirmed
+    | AgreementSigned
+    | OnboardingEscalated
+    | ReminderSent
+    | MeetingScheduled
+    | AgendaSubmitted
+    | MeetingRescheduled
+    | MeetingLogged
+    | MeetingMissed
+    | ProgressReported
+    | FeedbackRequested
+    | MentorFeedbackGiven
+    | MenteeFeedbackGiven
+    | LoopOverdue
+    | LoopClosed
+    | AtRiskRaised
+    | AtRiskCleared
+    | ReviewOpened
+    | ReviewSubmitted
+    | ReviewDecided
+    | CadenceChanged
+    | Paused
+    | Resumed
+    | EndDateExtended
+    | ConclusionStarted
+    | ReflectionSubmitted
+    | Concluded,
+    Field(discriminator="type"),
+]
+
+
+class Recorded(BaseModel):
+    """An event as it happened to one relationship: who, when, why, and where in sequence."""
+
+    model_config = ConfigDict(frozen=True)
+
+    relationship_id: str
+    program: str
+    seq: int
+    occurred_at: datetime
+    actor: Actor
+    cause: str = ""
+    event: Event
+
+    @property
+    def key(self) -> str:
+        return event_key(self.relationship_id, self.seq)
+
+
+def event_key(relationship_id: str, seq: int) -> str:
+    return f"{relationship_id}:{seq:06d}"

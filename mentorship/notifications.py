@@ -1,0 +1,79 @@
+"""What the lifecycle wants people to be told; channels and templates decide how."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from mentorship.participants import Participant, Role
+
+
+class NotificationKind(StrEnum):
+    WELCOME = "welcome"
+    ONBOARDING_REMINDER = "onboarding_reminder"
+    ONBOARDING_ESCALATION = "onboarding_escalation"
+    NOT_STARTED = "not_started"
+    AGREEMENT_CONFIRMED = "agreement_confirmed"
+    MEETING_PREP = "meeting_prep"
+    MEETING_REMINDER = "meeting_reminder"
+    MEETING_RESCHEDULED = "meeting_rescheduled"
+    MEETING_MISSED = "meeting_missed"
+    WIN_CELEBRATION = "win_celebration"
+    FEEDBACK_REQUEST = "feedback_request"
+    ACTION_PLAN = "action_plan"
+    REPORT_BACK_REMINDER = "report_back_reminder"
+    LOOP_CLOSED = "loop_closed"
+    CHECK_IN = "check_in"
+    AT_RISK = "at_risk"
+    REVIEW_REQUEST = "review_request"
+    REVIEW_OUTCOME = "review_outcome"
+    CADENCE_CHANGED = "cadence_changed"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    END_DATE_EXTENDED = "end_date_extended"
+    REFLECTION_REQUEST = "reflection_request"
+    SUMMARY = "summary"
+    DELIVERY_FAILED = "delivery_failed"
+
+
+class Recipient(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    role: Role
+    person: Participant
+
+
+class MeetingInvite(BaseModel):
+    """A calendar event for one meeting; the uid stays the same across reschedules."""
+
+    model_config = ConfigDict(frozen=True)
+
+    uid: str
+    sequence: int
+    start: datetime
+    duration: timedelta
+    summary: str
+    description: str = ""
+    location: str = ""
+    cancelled: bool = False
+
+
+class Notification(BaseModel):
+    """One message to one or more people, identified by a business key.
+
+    The key is derived from the relationship and the lifecycle step (never from an attempt
+    number), so a retried or replayed activity recognises a message it already delivered.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    kind: NotificationKind
+    relationship_id: str
+    program: str
+    recipients: tuple[Recipient, ...]
+    context: dict[str, Any] = {}
+    invite: MeetingInvite | None = None

@@ -1,0 +1,159 @@
+"""Onboarding: clear expectations on both sides, then one agreement both confirm."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from mentorship import events as ev
+from mentorship.commands import AgreementTerms, ConfirmAgreement, SubmitCommitment, SubmitGoals
+from mentorship.decider import PARTIES, Decider, Rejected
+from mentorship.guards import require_actor, require_phase
+from mentorship.notifications import NotificationKind as N
+from mentorship.participants import SYSTEM, Participant, Role
+from mentorship.policy import Policy
+from mentorship.schedule import effective_end
+from mentorship.state import Phase, RelationshipState
+
+DEFAULT_FIRST_MEETING_IN = timedelta(days=7)
+
+
+def begin(
+    d: Decider,
+    *,
+    program: str,
+    kind: ev.Kind,
+    mentor: Participant,
+    mentee: Participant,
+    operator: Participant,
+    end_date: date | None,
+    policy: Policy,
+    topic: str,
+) -> None:
+    deadline = d.now + policy.span(policy.onboarding_deadline)
+    d.emit(
+        ev.RelationshipStarted(
+            program=program,
+            kind=kind,
+            mentor=mentor,
+            mentee=mentee,
+            operator=operator,
+            end_date=end_date,
+            policy=policy,
+            onboarding_deadline=deadline,
+            topic=topic,
+        ),
+        actor=SYSTEM,
+        cause="started by the program operator",
+    )
+    for role in PARTIES:
+        d.notify(
+            N.WELCOME, f"welcome:{role.value}", [role], role=role.value, deadline=_iso(deadline)
+        )
+
+
+def submit_goals(d: Decider, cmd: SubmitGoals) -> None:
+    s = d.state
+    require_phase(s, Phase.ONBOARDING, action="submit goals")
+    require_actor(s, cmd.actor, Role.MENTEE, action="state the learning goals")
+    d.emit(
+        ev.GoalsSubmitted(
+            objectives=cmd.objectives,
+            challenges=cmd.challenges,
+            proposed_cadence=cmd.proposed_cadence,
+            proposed_format=cmd.proposed_format,
+        ),
+        actor=cmd.actor,
+    )
+
+
+def submit_commitment(d: Decider, cmd: SubmitCommitment) -> None:
+    s = d.state
+    require_phase(s, Phase.ONBOARDING, action="submit a commitment")
+    require_actor(s, cmd.actor, Role.MENTOR, action="state the mentor's commitment")
+    d.emit(
+        ev.CommitmentSubmitted(**cmd.model_dump(exclude={"actor"})),
+        actor=cmd.actor,
+    )
+
+
+def confirm(d: Decider, cmd: ConfirmAgreement) -> None:
+    s = d.state
+    require_phase(s, Phase.ONBOARDING, action="confirm the agreement")
+    require_actor(s, cmd.actor, Role.MENTOR, Role.MENTEE, action="confirm the agreement")
+    if s.goals is None:
+        raise Rejected("goals", "the mentee has not stated goals yet; they come first")
+    if s.commitment is None:
+        raise Rejected("commitment", "the mentor has not stated a commitment yet; it comes first")
+    terms = cmd.terms or s.pending_terms or _proposed_terms(s, d.now)
+    check_terms(s, terms, d.now)
+    d.emit(ev.AgreementConfirmed(by=cmd.actor.role, terms=terms), actor=cmd.actor)
+    if set(d.state.confirmed_by) == set(PARTIES):
+        _sign(d, terms)
+
+
+def check_terms(s: RelationshipState, terms: AgreementTerms, now: datetime) -> None:
+    assert s.commitment is not None
+    capacity = s.commitment.capacity_per_month
+    if terms.cadence.meetings_per_month > capacity + 0.05:
+        raise Rejected(
+            "terms.cadence",
+            f"{terms.cadence.describe()} is about {terms.cadence.meetings_per_month:.1f} meetings "
+            f"a month, more than the mentor's capacity of {capacity:g}; choose a thinner cadence",
+        )
+    if terms.first_meeting_at <= now:
+        raise Rejected("terms.first_meeting_at", "is in the past; pick a future date and time")
+    end = effective_end(s)
+    if end is not None and terms.first_meeting_at >= end:
+        raise Rejected("terms.first_meeting_at", "falls after the end date; pick an earlier date")
+
+
+def _proposed_terms(s: RelationshipState, now: datetime) -> AgreementTerms:
+    assert s.goals is not None
+    return AgreementTerms(
+        cadence=s.goals.proposed_cadence,
+        format=s.goals.proposed_format,
+        first_meeting_at=now + s.policy.span(DEFAULT_FIRST_MEETING_IN),
+    )
+
+
+def _sign(d: Decider, terms: AgreementTerms) -> None:
+    policy = d.state.policy
+    d.emit(
+        ev.AgreementSigned(terms=terms, next_review_at=d.now + policy.span(policy.review_every)),
+        cause="both parties confirmed the same terms",
+    )
+    d.emit(ev.MeetingScheduled(number=1, at=terms.first_meeting_at), cause="first meeting")
+    d.notify(
+        N.AGREEMENT_CONFIRMED,
+        "agreement",
+        PARTIES,
+        cadence=terms.cadence.describe(),
+        format=terms.format.value.replace("_", " "),
+        first_meeting=_iso(terms.first_meeting_at),
+        objectives=list(d.state.objectives.values()),
+    )
+
+
+def missing_parts(s: RelationshipState) -> list[str]:
+    missing = []
+    if s.goals is None:
+        missing.append("goals")
+    if s.commitment is None:
+        missing.append("commitment")
+    missing.extend(f"confirmation by the {r.value}" for r in PARTIES if r not in s.confirmed_by)
+    return missing
+
+
+def waiting_on(s: RelationshipState) -> list[Role]:
+    roles = []
+    for role in PARTIES:
+        owes_statement = (role is Role.MENTEE and s.goals is None) or (
+            role is Role.MENTOR and s.commitment is None
+        )
+        if owes_statement or role not in s.confirmed_by:
+            roles.append(role)
+    return roles
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()

@@ -1,0 +1,74 @@
+"""What a program operator can do to a relationship: pause, resume, extend, re-cadence, cancel."""
+
+from __future__ import annotations
+
+from mentorship import events as ev
+from mentorship.commands import Cancel, ChangeCadence, ExtendEndDate, Pause, Resume
+from mentorship.conclusion import finish
+from mentorship.decider import PARTIES, Decider, Rejected
+from mentorship.events import Outcome
+from mentorship.guards import require_actor, require_phase
+from mentorship.meetings import rebase_on_cadence
+from mentorship.notifications import NotificationKind as N
+from mentorship.participants import Role
+from mentorship.state import Phase
+
+_LIVE = (Phase.ONBOARDING, Phase.ACTIVE, Phase.UNDER_REVIEW)
+
+
+def pause(d: Decider, cmd: Pause) -> None:
+    require_phase(d.state, *_LIVE, action="pause")
+    require_actor(d.state, cmd.actor, Role.OPERATOR, action="pause a relationship")
+    rec = d.emit(ev.Paused(reason=cmd.reason), actor=cmd.actor)
+    d.notify(N.PAUSED, f"paused-{rec.seq}", PARTIES, reason=cmd.reason, by=cmd.actor.id)
+
+
+def resume(d: Decider, cmd: Resume) -> None:
+    s = d.state
+    require_phase(s, Phase.PAUSED, action="resume")
+    require_actor(s, cmd.actor, Role.OPERATOR, action="resume a relationship")
+    assert s.paused_at is not None
+    paused_for = d.now - s.paused_at
+    rec = d.emit(ev.Resumed(paused_for_seconds=paused_for.total_seconds()), actor=cmd.actor)
+    d.notify(N.RESUMED, f"resumed-{rec.seq}", PARTIES, paused_days=paused_for.days)
+
+
+def extend(d: Decider, cmd: ExtendEndDate) -> None:
+    s = d.state
+    require_phase(s, *_LIVE, Phase.PAUSED, action="extend the end date")
+    require_actor(s, cmd.actor, Role.OPERATOR, action="extend the end date")
+    if cmd.end_date <= d.now.date():
+        raise Rejected("end_date", "is not in the future; give a later date")
+    if s.end_date is not None and cmd.end_date <= s.end_date:
+        raise Rejected("end_date", f"must be after the current end date {s.end_date.isoformat()}")
+    rec = d.emit(ev.EndDateExtended(end_date=cmd.end_date, previous=s.end_date), actor=cmd.actor)
+    d.notify(N.END_DATE_EXTENDED, f"extended-{rec.seq}", PARTIES, end_date=cmd.end_date.isoformat())
+
+
+def change_cadence(d: Decider, cmd: ChangeCadence) -> None:
+    s = d.state
+    require_phase(s, Phase.ACTIVE, Phase.UNDER_REVIEW, action="change the cadence")
+    require_actor(s, cmd.actor, Role.OPERATOR, action="change the cadence")
+    if s.cadence == cmd.cadence:
+        raise Rejected("cadence", f"is already {cmd.cadence.describe()}")
+    if s.commitment and cmd.cadence.meetings_per_month > s.commitment.capacity_per_month + 0.05:
+        raise Rejected(
+            "cadence",
+            f"{cmd.cadence.describe()} exceeds the mentor's capacity of "
+            f"{s.commitment.capacity_per_month:g} meetings a month",
+        )
+    rec = d.emit(ev.CadenceChanged(cadence=cmd.cadence, reason=cmd.reason), actor=cmd.actor)
+    d.notify(
+        N.CADENCE_CHANGED,
+        f"cadence-{rec.seq}",
+        PARTIES,
+        cadence=cmd.cadence.describe(),
+        by=cmd.actor.id,
+    )
+    rebase_on_cadence(d, f"cadence changed to {cmd.cadence.describe()}")
+
+
+def cancel(d: Decider, cmd: Cancel) -> None:
+    require_phase(d.state, *_LIVE, Phase.PAUSED, Phase.CONCLUDING, action="cancel")
+    require_actor(d.state, cmd.actor, Role.OPERATOR, action="cancel a relationship")
+    finish(d, Outcome.CANCELLED, f"cancelled by the operator: {cmd.reason}", actor=cmd.actor)

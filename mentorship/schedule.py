@@ -1,0 +1,63 @@
+"""When things happen: meetings from the cadence, the end date in program time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from mentorship.cadence import Cadence
+from mentorship.notifications import MeetingInvite
+from mentorship.state import Meeting, RelationshipState
+
+
+def effective_end(state: RelationshipState) -> datetime | None:
+    """The moment the planned end date arrives, compressed when the program runs fast."""
+    if state.end_date is None:
+        return None
+    end = datetime.combine(state.end_date, time.min, tzinfo=UTC)
+    scale = state.policy.time_scale
+    if scale == 1.0 or state.started_at is None:
+        return end
+    return state.started_at + (end - state.started_at) / scale
+
+
+def next_meeting_time(
+    cadence: Cadence, after: datetime, now: datetime, time_scale: float
+) -> datetime:
+    """The cadence's next slot after `after`, skipping slots already in the past."""
+    at = cadence.after(after, time_scale)
+    while at <= now:
+        at = cadence.after(at, time_scale)
+    return at
+
+
+def fits_before_end(state: RelationshipState, at: datetime) -> bool:
+    end = effective_end(state)
+    return end is None or at < end
+
+
+def last_anchor(state: RelationshipState) -> datetime:
+    """Where the rhythm continues from: the last meeting's slot, or the agreement."""
+    past = [m.scheduled_at for m in state.meetings]
+    if past:
+        return max(past)
+    assert state.agreed_at is not None
+    return state.agreed_at
+
+
+def invite_for(
+    state: RelationshipState, meeting: Meeting, cancelled: bool = False
+) -> MeetingInvite:
+    minutes = state.agreement.session_minutes if state.agreement else 60
+    fmt = state.agreement.format.value.replace("_", " ") if state.agreement else ""
+    mentor = state.mentor.name if state.mentor else "mentor"
+    mentee = state.mentee.name if state.mentee else "mentee"
+    return MeetingInvite(
+        uid=f"{state.id}-meeting-{meeting.number}@mentorflow",
+        sequence=meeting.reschedules,
+        start=meeting.scheduled_at,
+        duration=timedelta(minutes=minutes),
+        summary=f"Mentoring session {meeting.number}: {mentor} and {mentee}",
+        description=f"{state.program} mentoring, {fmt}",
+        location=fmt,
+        cancelled=cancelled,
+    )

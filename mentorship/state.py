@@ -1,0 +1,253 @@
+"""A relationship's state: the fold of its events. Live (in the workflow) and audited alike."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mentorship.cadence import Cadence, MeetingFormat
+from mentorship.commands import (
+    AgreementTerms,
+    DevelopmentArea,
+    Evolution,
+    ItemStatus,
+    ReviewDecision,
+)
+from mentorship.events import Kind, Outcome, ReviewReason, Summary
+from mentorship.participants import Participant, Role
+from mentorship.policy import Policy
+
+
+class Phase(StrEnum):
+    ONBOARDING = "onboarding"
+    ACTIVE = "active"
+    UNDER_REVIEW = "under_review"
+    CONCLUDING = "concluding"
+    CONCLUDED = "concluded"
+    PAUSED = "paused"
+
+
+class _State(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+class Goals(_State):
+    objectives: dict[str, str]  # id -> text; ids survive retirement so ratings stay readable
+    challenges: list[str]
+    proposed_cadence: Cadence
+    proposed_format: MeetingFormat
+
+
+class Commitment(_State):
+    capacity_per_month: float
+    availability: str
+    expertise: list[str]
+    communication: str
+    boundaries: list[str]
+
+
+class MeetingStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    HELD = "held"
+    MISSED = "missed"
+
+
+class Meeting(_State):
+    number: int
+    scheduled_at: datetime
+    status: MeetingStatus = MeetingStatus.SCHEDULED
+    reschedules: int = 0
+    agenda: list[str] = Field(default_factory=list)
+    held_at: datetime | None = None
+    format: MeetingFormat | None = None
+    duration_minutes: int | None = None
+    notes: str = ""
+    wins: list[str] = Field(default_factory=list)
+
+
+class ActionItem(_State):
+    id: str
+    source: str  # "meeting 3" or "feedback loop 2"
+    description: str
+    created_at: datetime
+    due_at: datetime | None = None
+    status: ItemStatus = ItemStatus.IN_PROGRESS
+    note: str = ""
+    done_at: datetime | None = None
+
+
+class FeedbackLoop(_State):
+    number: int
+    requested_at: datetime
+    due_at: datetime
+    mentor_strengths: list[str] | None = None
+    development_areas: list[DevelopmentArea] = Field(default_factory=list)
+    mentee_what_helps: list[str] | None = None
+    mentee_what_to_change: list[str] = Field(default_factory=list)
+    plan_item_ids: list[str] = Field(default_factory=list)
+    overdue: bool = False
+    closed_at: datetime | None = None
+
+    @property
+    def missing(self) -> list[str]:
+        missing = []
+        if self.mentor_strengths is None:
+            missing.append("mentor feedback")
+        if self.mentee_what_helps is None:
+            missing.append("mentee feedback")
+        return missing
+
+
+class ReviewEntry(_State):
+    effectiveness: int
+    progress: dict[str, int]
+    decision: ReviewDecision
+    evolution: Evolution | None = None
+    comment: str
+
+
+class Review(_State):
+    number: int
+    reason: ReviewReason
+    detail: str
+    opened_at: datetime
+    due_at: datetime
+    submissions: dict[Role, ReviewEntry] = Field(default_factory=dict)
+    decision: ReviewDecision | None = None
+    decided_at: datetime | None = None
+
+
+class Reflection(_State):
+    highlights: list[str]
+    wins: list[str]
+    goals_met: list[str]
+    next_steps: str
+
+
+class Conclusion(_State):
+    reason: str
+    outcome: Outcome
+    started_at: datetime
+    due_at: datetime
+    reflections: dict[Role, Reflection] = Field(default_factory=dict)
+    summary: Summary | None = None
+    concluded_at: datetime | None = None
+
+
+class RelationshipState(BaseModel):
+    """Everything the lifecycle knows about one relationship. Carried through continue-as-new."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    program: str = ""
+    kind: Kind = Kind.TRADITIONAL
+    topic: str = ""
+    mentor: Participant | None = None
+    mentee: Participant | None = None
+    operator: Participant | None = None
+    policy: Policy = Field(default_factory=Policy)
+    seq: int = 0
+    phase: Phase = Phase.ONBOARDING
+    phase_before_pause: Phase | None = None
+    paused_at: datetime | None = None
+    started_at: datetime | None = None
+    end_date: date | None = None
+
+    onboarding_deadline: datetime | None = None
+    escalated_at: datetime | None = None
+    grace_until: datetime | None = None
+    goals: Goals | None = None
+    commitment: Commitment | None = None
+    pending_terms: AgreementTerms | None = None
+    confirmed_by: list[Role] = Field(default_factory=list)
+    agreement: AgreementTerms | None = None
+    agreed_at: datetime | None = None
+    retired_objectives: list[str] = Field(default_factory=list)
+
+    meetings: list[Meeting] = Field(default_factory=list)
+    missed_in_a_row: int = 0
+    last_activity_at: datetime | None = None
+    action_items: dict[str, ActionItem] = Field(default_factory=dict)
+    loops: list[FeedbackLoop] = Field(default_factory=list)
+    held_since_loop: int = 0
+    reminders_sent: list[str] = Field(default_factory=list)
+
+    at_risk: bool = False
+    risk_reasons: list[str] = Field(default_factory=list)
+
+    reviews: list[Review] = Field(default_factory=list)
+    next_review_at: datetime | None = None
+    review_requested: str | None = None
+
+    conclusion: Conclusion | None = None
+    outcome: Outcome | None = None
+
+    # Read helpers: derived, never stored separately, so the fold stays the single truth.
+
+    def party(self, role: Role) -> Participant:
+        person = {Role.MENTOR: self.mentor, Role.MENTEE: self.mentee}.get(role, self.operator)
+        if person is None:
+            raise LookupError(f"relationship {self.id} has no {role.value}")
+        return person
+
+    @property
+    def next_meeting(self) -> Meeting | None:
+        scheduled = [m for m in self.meetings if m.status is MeetingStatus.SCHEDULED]
+        return scheduled[0] if scheduled else None
+
+    def meeting(self, number: int) -> Meeting | None:
+        for m in self.meetings:
+            if m.number == number:
+                return m
+        return None
+
+    @property
+    def open_review(self) -> Review | None:
+        if self.reviews and self.reviews[-1].decision is None:
+            return self.reviews[-1]
+        return None
+
+    @property
+    def open_loop(self) -> FeedbackLoop | None:
+        open_loops = [lp for lp in self.loops if lp.closed_at is None]
+        return open_loops[0] if open_loops else None
+
+    @property
+    def cadence(self) -> Cadence | None:
+        return self.agreement.cadence if self.agreement else None
+
+    @property
+    def objectives(self) -> dict[str, str]:
+        if not self.goals:
+            return {}
+        return {k: v for k, v in self.goals.objectives.items() if k not in self.retired_objectives}
+
+    def open_items(self, source: str | None = None) -> list[ActionItem]:
+        return [
+            i
+            for i in self.action_items.values()
+            if i.status is not ItemStatus.DONE and (source is None or i.source == source)
+        ]
+
+    @property
+    def meetings_held(self) -> int:
+        return sum(1 for m in self.meetings if m.status is MeetingStatus.HELD)
+
+    @property
+    def meetings_missed(self) -> int:
+        return sum(1 for m in self.meetings if m.status is MeetingStatus.MISSED)
+
+    @property
+    def loops_closed(self) -> int:
+        return sum(1 for lp in self.loops if lp.closed_at is not None)
+
+    @property
+    def paused(self) -> bool:
+        return self.phase is Phase.PAUSED
+
+    @property
+    def finished(self) -> bool:
+        return self.phase is Phase.CONCLUDED

@@ -1,0 +1,218 @@
+"""The lifecycle's own clock: what falls due at a moment, and when the next thing does.
+
+`tick(state, now)` acts on everything due by `now`; `next_deadline(state, now)` says when to
+wake up next. Each moment `next_deadline` returns is one `tick` resolves, so a workflow that
+sleeps until it and ticks always moves forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from mentorship import conclusion, feedback, meetings, reviews
+from mentorship import events as ev
+from mentorship.decider import Decider, Outcome
+from mentorship.decisions import settle
+from mentorship.events import Outcome as Ending
+from mentorship.health import next_health_check
+from mentorship.notifications import NotificationKind as N
+from mentorship.onboarding import missing_parts, waiting_on
+from mentorship.participants import Role
+from mentorship.schedule import effective_end
+from mentorship.state import Meeting, Phase, RelationshipState
+
+_RUNNING = (Phase.ACTIVE, Phase.UNDER_REVIEW)
+
+
+def tick(state: RelationshipState, now: datetime) -> Outcome:
+    d = Decider(state, now)
+    if state.phase is Phase.ONBOARDING:
+        _onboarding(d)
+    elif state.phase is Phase.CONCLUDING:
+        _concluding(d)
+    elif state.phase in _RUNNING:
+        _running(d)
+        settle(d)
+    return d.outcome()
+
+
+def next_deadline(state: RelationshipState, now: datetime) -> datetime | None:
+    moments = [m for m in _moments(state, now) if m is not None]
+    return min(moments) if moments else None
+
+
+def _moments(s: RelationshipState, now: datetime) -> Iterator[datetime | None]:
+    if s.phase is Phase.ONBOARDING:
+        yield _next_onboarding_reminder(s)
+        yield s.onboarding_deadline if s.escalated_at is None else s.grace_until
+    elif s.phase is Phase.CONCLUDING and s.conclusion is not None:
+        yield s.conclusion.due_at
+    elif s.phase in _RUNNING:
+        yield effective_end(s)
+        meeting = s.next_meeting
+        if meeting is not None:
+            yield from _meeting_moments(s, meeting, now)
+        yield from (
+            lp.due_at for lp in s.loops if lp.missing and not lp.overdue and not lp.closed_at
+        )
+        yield from (
+            i.due_at - s.policy.span(s.policy.report_back_lead)
+            for i in s.action_items.values()
+            if feedback.report_back_due(s, i) and i.due_at is not None
+        )
+        review = s.open_review
+        yield review.due_at if review else s.next_review_at
+        yield next_health_check(s, now)
+
+
+# Onboarding
+
+
+def _next_onboarding_reminder(s: RelationshipState) -> datetime | None:
+    if s.started_at is None or s.onboarding_deadline is None:
+        return None
+    sent = sum(1 for ref in s.reminders_sent if ref.startswith("onboarding:"))
+    at = s.started_at + s.policy.span(s.policy.onboarding_reminder_every) * (sent + 1)
+    return at if at < s.onboarding_deadline else None
+
+
+def _onboarding(d: Decider) -> None:
+    s = d.state
+    if s.grace_until is not None and d.now >= s.grace_until:
+        conclusion.finish(
+            d,
+            Ending.NOT_STARTED,
+            "onboarding was not completed",
+            cause="onboarding not completed by the deadline and grace period",
+        )
+        return
+    assert s.onboarding_deadline is not None
+    if s.escalated_at is None and d.now >= s.onboarding_deadline:
+        _escalate(d)
+        return
+    reminder_at = _next_onboarding_reminder(s)
+    if reminder_at is not None and d.now >= reminder_at:
+        _remind_onboarding(d)
+
+
+def _remind_onboarding(d: Decider) -> None:
+    s = d.state
+    roles = waiting_on(s)
+    number = sum(1 for ref in s.reminders_sent if ref.startswith("onboarding:")) + 1
+    d.emit(
+        ev.ReminderSent(purpose="onboarding", ref=f"onboarding:{number}", to=roles),
+        cause="onboarding is not complete yet",
+    )
+    if roles:
+        d.notify(
+            N.ONBOARDING_REMINDER,
+            f"onboarding:reminder-{number}",
+            roles,
+            missing=missing_parts(s),
+            deadline=s.onboarding_deadline.isoformat() if s.onboarding_deadline else "",
+        )
+
+
+def _escalate(d: Decider) -> None:
+    s = d.state
+    grace_until = d.now + s.policy.span(s.policy.onboarding_grace)
+    missing = missing_parts(s)
+    d.emit(
+        ev.OnboardingEscalated(missing=missing, grace_until=grace_until),
+        cause="onboarding deadline passed with parts missing",
+    )
+    to = [Role.OPERATOR, *waiting_on(s)]
+    d.notify(
+        N.ONBOARDING_ESCALATION,
+        "onboarding:escalation",
+        to,
+        missing=missing,
+        deadline=s.onboarding_deadline.isoformat() if s.onboarding_deadline else "",
+        grace_until=grace_until.isoformat(),
+    )
+
+
+# Concluding
+
+
+def _concluding(d: Decider) -> None:
+    s = d.state
+    assert s.conclusion is not None
+    if d.now >= s.conclusion.due_at:
+        conclusion.finish(
+            d,
+            s.conclusion.outcome,
+            s.conclusion.reason,
+            cause="the reflection deadline passed",
+        )
+
+
+# Running
+
+
+def _running(d: Decider) -> None:
+    s = d.state
+    end = effective_end(s)
+    if end is not None and d.now >= end:
+        assert s.end_date is not None
+        conclusion.begin_conclusion(
+            d, Ending.COMPLETED, f"the planned end date {s.end_date.isoformat()} was reached"
+        )
+        return
+    _meeting_timers(d)
+    for loop in list(d.state.loops):
+        if loop.missing and not loop.overdue and not loop.closed_at and d.now >= loop.due_at:
+            feedback.mark_overdue(d, loop)
+    lead = s.policy.span(s.policy.report_back_lead)
+    for item in list(d.state.action_items.values()):
+        if feedback.report_back_due(d.state, item) and item.due_at and d.now >= item.due_at - lead:
+            feedback.remind_report_back(d, item)
+    _review_timers(d)
+
+
+def _meeting_moments(s: RelationshipState, m: Meeting, now: datetime) -> Iterator[datetime]:
+    if now < m.scheduled_at:
+        if f"meeting-{m.number}:prep" not in s.reminders_sent:
+            yield m.scheduled_at - s.policy.span(s.policy.prep_lead)
+        if f"meeting-{m.number}:reminder" not in s.reminders_sent:
+            yield m.scheduled_at - s.policy.span(s.policy.reminder_lead)
+    yield m.scheduled_at + s.policy.span(s.policy.meeting_grace)
+
+
+def _meeting_timers(d: Decider) -> None:
+    s = d.state
+    meeting = s.next_meeting
+    if meeting is None:
+        return
+    policy = s.policy
+    if d.now >= meeting.scheduled_at + policy.span(policy.meeting_grace):
+        meetings.count_missed(d, meeting)
+        return
+    if d.now >= meeting.scheduled_at:
+        return
+    if (
+        f"meeting-{meeting.number}:prep" not in s.reminders_sent
+        and d.now >= meeting.scheduled_at - policy.span(policy.prep_lead)
+    ):
+        meetings.prep_prompt(d, meeting)
+    if (
+        f"meeting-{meeting.number}:reminder" not in s.reminders_sent
+        and d.now >= meeting.scheduled_at - policy.span(policy.reminder_lead)
+    ):
+        meetings.meeting_reminder(d, d.state.meeting(meeting.number) or meeting)
+
+
+def _review_timers(d: Decider) -> None:
+    s = d.state
+    review = s.open_review
+    if review is not None:
+        if d.now >= review.due_at:
+            reviews.close_review(d, f"review {review.number} passed its deadline")
+        return
+    if s.next_review_at is not None and d.now >= s.next_review_at:
+        if s.at_risk:
+            detail = "brought forward by warning signs: " + "; ".join(s.risk_reasons)
+            reviews.open_review(d, ev.ReviewReason.AT_RISK, detail)
+        else:
+            reviews.open_review(d, ev.ReviewReason.PERIODIC, "the periodic review is due")
