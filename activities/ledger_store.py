@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -289,13 +291,25 @@ def _normalise_url(raw: str) -> URL:
     return url
 
 
+def _switch_to_wal(dbapi_connection: sqlite3.Connection) -> None:
+    """Switching a fresh file to WAL needs an exclusive lock and, unlike ordinary statements,
+    fails at once instead of waiting, so workers opening a new ledger together must retry."""
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL").close()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     """Take BEGIN away from the sqlite3 driver (it skips it for reads and DDL) and use WAL so
     readers never block the single writer."""
     dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.close()
+    _switch_to_wal(dbapi_connection)
 
 
 def _sqlite_on_begin(conn: Connection) -> None:

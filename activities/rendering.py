@@ -65,6 +65,8 @@ def environment() -> Environment:
     env.filters["as_list"] = as_list
     env.filters["when"] = when
     env.filters["humanize"] = humanize
+    env.filters["upper_first"] = upper_first
+    env.filters["actor"] = actor
     return env
 
 
@@ -121,6 +123,29 @@ def humanize(value: object) -> str:
     if value is None or isinstance(value, Undefined):
         return ""
     return str(value).replace("_", " ").replace("-", " ").strip()
+
+
+def upper_first(value: object) -> str:
+    """Start a sentence with a name without `capitalize` lowering the rest ('Ana María')."""
+    text = "" if value is None or isinstance(value, Undefined) else str(value)
+    return text[:1].upper() + text[1:]
+
+
+def actor(value: object, ctx: Mapping[str, Any] | None = None, viewer: str = "") -> str:
+    """'mentor:ana' means something to the ledger; to people it means 'Ana', or 'you'."""
+    if value is None or isinstance(value, Undefined) or value == "":
+        return ""
+    role = str(value.get("role", "")) if isinstance(value, Mapping) else str(value)
+    role = role.partition(":")[0].strip().lower()
+    if role and role == viewer and role in (Role.MENTOR, Role.MENTEE):
+        return "you"
+    names = {
+        Role.MENTOR.value: (ctx or {}).get("mentor_name"),
+        Role.MENTEE.value: (ctx or {}).get("mentee_name"),
+        Role.OPERATOR.value: "the program team",
+        Role.SYSTEM.value: "the program schedule",
+    }
+    return str(names.get(role) or value)
 
 
 def when(value: object, tz: str = "UTC") -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -24,6 +25,7 @@ class MeetingFormat(StrEnum):
     HYBRID = "hybrid"
 
 
+_EVERY_N = re.compile(r"(?:every\s*)?(\d+)\s*(?:d|days?)")
 _FIXED_DAYS = {CadenceKind.WEEKLY: 7, CadenceKind.BIWEEKLY: 14}
 _MONTHS = {CadenceKind.MONTHLY: 1, CadenceKind.QUARTERLY: 3}
 
@@ -49,9 +51,9 @@ class Cadence(BaseModel):
         named = {k.value.replace("_", ""): k for k in CadenceKind}
         if cleaned in named and named[cleaned] is not CadenceKind.EVERY_N_DAYS:
             return cls(kind=named[cleaned])
-        digits = "".join(ch for ch in cleaned if ch.isdigit())
-        if digits and cleaned.replace(digits, "").strip() in {"d", "days", "every days", "every"}:
-            return cls(kind=CadenceKind.EVERY_N_DAYS, every_days=int(digits))
+        every = _EVERY_N.fullmatch(cleaned)
+        if every:
+            return cls(kind=CadenceKind.EVERY_N_DAYS, every_days=int(every.group(1)))
         raise ValueError(
             f"unknown cadence '{text}'; use weekly, biweekly, monthly, quarterly or 'every N days'"
         )

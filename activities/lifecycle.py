@@ -1,0 +1,48 @@
+"""The lifecycle's side effects as Temporal activities: the ledger and notifications.
+
+Both are idempotent by business identity: events by their key (relationship + sequence),
+notifications by their key and recipient, so a retry or a replay never does a thing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from mentorship.notifications import Notification
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from workflows.contract import RECORD_EVENTS, SEND_NOTIFICATION, EventBatch
+
+from activities.delivery import Deliverer, PermanentDeliveryError
+from activities.ledger_records import to_entry
+from activities.ledger_store import Ledger
+
+log = structlog.get_logger("mentorflow.activities")
+
+
+class LifecycleActivities:
+    def __init__(self, ledger: Ledger, deliverer: Deliverer) -> None:
+        self.ledger = ledger
+        self.deliverer = deliverer
+
+    @activity.defn(name=RECORD_EVENTS)
+    async def record_events(self, batch: EventBatch) -> int:
+        entries = [to_entry(r) for r in batch.events]
+        added = await asyncio.to_thread(self.ledger.append, entries)
+        log.debug(
+            "events recorded",
+            relationship_id=batch.relationship_id,
+            added=added,
+            last_seq=entries[-1].seq if entries else None,
+        )
+        return added
+
+    @activity.defn(name=SEND_NOTIFICATION)
+    async def send_notification(self, notification: Notification) -> None:
+        try:
+            await self.deliverer.deliver(notification)
+        except PermanentDeliveryError as failure:
+            raise ApplicationError(
+                str(failure), type="PermanentDeliveryError", non_retryable=True
+            ) from failure

@@ -1,0 +1,110 @@
+"""The meeting cadence: prep, reminders, logs, missed meetings, wins, rescheduling."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from mentorship import commands as c
+from mentorship.cadence import Cadence, CadenceKind, add_months
+from mentorship.decider import Rejected
+from mentorship.state import MeetingStatus, Phase
+
+from tests.factories import MENTEE, MENTOR, T0, Journey, log
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "days"),
+    [
+        ("weekly", CadenceKind.WEEKLY, 7),
+        ("bi-weekly", CadenceKind.BIWEEKLY, 14),
+        ("every 10 days", CadenceKind.EVERY_N_DAYS, 10),
+        ("10d", CadenceKind.EVERY_N_DAYS, 10),
+    ],
+)
+def test_cadence_reads_the_common_spellings(text: str, kind: CadenceKind, days: int) -> None:
+    cadence = Cadence.parse(text)
+    assert cadence.kind is kind
+    assert cadence.nominal == timedelta(days=days)
+
+
+def test_unknown_cadence_names_the_choices() -> None:
+    with pytest.raises(ValueError, match="use weekly, biweekly"):
+        Cadence.parse("fortnightly-ish")
+
+
+def test_monthly_meetings_keep_the_day_of_month() -> None:
+    assert add_months(datetime(2026, 1, 31, tzinfo=UTC), 1) == datetime(2026, 2, 28, tzinfo=UTC)
+    monthly = Cadence(kind=CadenceKind.MONTHLY)
+    assert monthly.after(datetime(2026, 3, 15, tzinfo=UTC)) == datetime(2026, 4, 15, tzinfo=UTC)
+
+
+def test_prep_prompt_and_reminder_come_before_each_meeting_with_the_agenda() -> None:
+    j = Journey()
+    first = T0 + timedelta(days=7)
+    j.onboard(first)
+    j.advance(first - timedelta(days=2))
+    prep = j.notified("meeting_prep")
+    assert len(prep) == 1 and prep[0].recipients[0].role.value == "mentee"
+    j.do(c.SubmitAgenda(actor=MENTEE, meeting_number=1, items=["Design review dry run"]))
+    j.advance(first - timedelta(days=1))
+    reminder = j.notified("meeting_reminder")
+    assert len(reminder) == 1
+    assert reminder[0].context["agenda"] == ["Design review dry run"]
+    assert reminder[0].invite is not None and reminder[0].invite.sequence == 0
+
+
+def test_logging_a_meeting_schedules_the_next_and_celebrates_wins() -> None:
+    j = Journey()
+    first = T0 + timedelta(days=7)
+    j.onboard(first)
+    j.advance(first + timedelta(hours=2))
+    j.do(log(MENTOR, first, action_items=["Draft the RFC outline"], wins=["Shipped the RFC"]))
+    assert j.state.meetings[0].status is MeetingStatus.HELD
+    assert j.state.next_meeting is not None
+    assert j.state.next_meeting.scheduled_at == first + timedelta(days=14)
+    assert j.notified("win_celebration")[0].context["wins"] == ["Shipped the RFC"]
+    assert "m1-1" in j.state.action_items
+
+
+def test_a_meeting_not_logged_in_the_grace_window_counts_as_missed() -> None:
+    j = Journey()
+    first = T0 + timedelta(days=7)
+    j.onboard(first)
+    j.advance(first + timedelta(days=3))
+    assert j.state.meetings[0].status is MeetingStatus.MISSED
+    missed = [r for r in j.history if r.event.type == "MeetingMissed"]
+    assert missed[0].cause == "meeting 1 counted as missed: not logged within 3 days"
+    assert j.state.next_meeting is not None and j.state.next_meeting.number == 2
+
+
+def test_rescheduling_moves_the_invite_and_resets_its_reminders() -> None:
+    j = Journey()
+    first = T0 + timedelta(days=7)
+    j.onboard(first)
+    j.advance(first - timedelta(days=1))
+    j.do(c.RescheduleMeeting(actor=MENTEE, meeting_number=1, new_time=first + timedelta(days=3), reason="travel"))
+    moved = j.notified("meeting_rescheduled")[0]
+    assert moved.invite is not None and moved.invite.sequence == 1
+    assert moved.invite.uid == j.notified("meeting_reminder")[0].invite.uid
+    j.advance(first + timedelta(days=2))
+    assert len(j.notified("meeting_reminder")) == 2
+
+
+def test_a_future_meeting_cannot_be_logged() -> None:
+    j = Journey()
+    j.onboard()
+    with pytest.raises(Rejected) as err:
+        j.do(log(MENTEE, j.now + timedelta(days=1)))
+    assert err.value.field == "held_at"
+
+
+def test_participant_actions_are_refused_while_paused() -> None:
+    from tests.factories import OPERATOR
+
+    j = Journey()
+    j.onboard()
+    j.do(c.Pause(actor=OPERATOR, reason="mentor on leave"))
+    assert j.state.phase is Phase.PAUSED
+    with pytest.raises(Rejected, match="paused"):
+        j.do(log(MENTEE, j.now))

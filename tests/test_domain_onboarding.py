@@ -1,0 +1,94 @@
+"""Onboarding rules: expectations on both sides, one agreement, deadlines that end it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from mentorship import commands as c
+from mentorship.cadence import Cadence, CadenceKind
+from mentorship.decider import Rejected
+from mentorship.events import Outcome
+from mentorship.participants import Actor, Role
+from mentorship.state import Phase
+
+from tests.factories import MENTEE, MENTOR, T0, Journey, commitment, goals, terms
+
+
+def test_agreement_needs_both_parties_to_confirm_the_same_terms() -> None:
+    j = Journey()
+    j.do(goals())
+    j.do(commitment())
+    first = T0 + timedelta(days=7)
+    j.do(c.ConfirmAgreement(actor=MENTEE, terms=terms(first)))
+    assert j.state.phase is Phase.ONBOARDING
+    later = terms(first + timedelta(days=1))
+    j.do(c.ConfirmAgreement(actor=MENTOR, terms=later))
+    assert j.state.confirmed_by == [Role.MENTOR], "new terms void the mentee's confirmation"
+    j.do(c.ConfirmAgreement(actor=MENTEE))
+    assert j.state.phase is Phase.ACTIVE
+    assert j.state.agreement == later
+    assert j.state.next_meeting is not None and j.state.next_meeting.scheduled_at == later.first_meeting_at
+    assert [n.kind.value for n in j.notifications][-1] == "agreement_confirmed"
+
+
+def test_a_mentee_cannot_sign_for_the_mentor() -> None:
+    j = Journey()
+    with pytest.raises(Rejected) as err:
+        j.do(commitment(actor=Actor(role=Role.MENTEE, id="bob")))
+    assert err.value.field == "actor.role"
+    with pytest.raises(Rejected) as err:
+        j.do(commitment(actor=Actor(role=Role.MENTOR, id="mallory")))
+    assert err.value.field == "actor.id"
+    assert j.state.seq == 1, "a rejected command changes nothing"
+
+
+def test_cadence_must_respect_the_mentors_capacity() -> None:
+    j = Journey()
+    j.do(goals(cadence=Cadence(kind=CadenceKind.WEEKLY)))
+    j.do(commitment(capacity=2))
+    with pytest.raises(Rejected) as err:
+        j.do(c.ConfirmAgreement(actor=MENTEE))
+    assert err.value.field == "terms.cadence"
+    assert "capacity of 2" in err.value.message
+
+
+def test_confirming_before_goals_and_commitment_is_refused() -> None:
+    j = Journey()
+    with pytest.raises(Rejected, match="goals"):
+        j.do(c.ConfirmAgreement(actor=MENTEE))
+
+
+def test_reminders_go_to_whoever_is_missing_then_the_operator_then_not_started() -> None:
+    j = Journey()
+    j.do(goals())
+    j.advance_by(days=13)
+    reminders = j.notified("onboarding_reminder")
+    assert len(reminders) == 4  # days 3, 6, 9, 12
+    assert {r.role.value for n in reminders for r in n.recipients} == {"mentor", "mentee"}
+    assert "commitment" in reminders[0].context["missing"]
+    j.advance_by(days=1)
+    escalation = j.notified("onboarding_escalation")
+    assert len(escalation) == 1
+    assert escalation[0].recipients[0].role is Role.OPERATOR
+    j.advance_by(days=7)
+    assert j.state.phase is Phase.CONCLUDED
+    assert j.state.outcome is Outcome.NOT_STARTED
+    assert j.kinds()[-1] == "Concluded"
+
+
+def test_the_mentees_proposal_is_the_default_agreement() -> None:
+    j = Journey()
+    j.do(goals())
+    j.do(commitment())
+    j.do(c.ConfirmAgreement(actor=MENTEE))
+    j.do(c.ConfirmAgreement(actor=MENTOR))
+    assert j.state.agreement is not None
+    assert j.state.agreement.cadence.kind is CadenceKind.BIWEEKLY
+    assert j.state.agreement.first_meeting_at == T0 + timedelta(days=7)
+
+
+def test_fold_of_the_events_equals_the_live_state() -> None:
+    j = Journey()
+    j.onboard()
+    assert j.rebuilt() == j.state

@@ -1,0 +1,71 @@
+"""The worker process: the workflow, its activities, and the sandbox set up to stay small."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from activities.channels import ChannelsConfig, SmtpConfig, WebhookConfig
+from activities.delivery import Deliverer
+from activities.ledger_store import Ledger
+from activities.lifecycle import LifecycleActivities
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from workflows.mentorship_workflow import MentorshipWorkflow
+
+from worker.settings import Settings
+
+# Modules every workflow run uses, loaded once for the process instead of once per run;
+# left inside the sandbox each cached workflow would carry its own copy (megabytes each).
+PASSTHROUGH = ("mentorship", "pydantic", "pydantic_core", "annotated_types", "structlog")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
+
+
+def channels_config(settings: Settings) -> ChannelsConfig:
+    smtp = None
+    if settings.smtp_host:
+        smtp = SmtpConfig(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            sender=settings.smtp_sender,
+        )
+    webhook = None
+    if settings.webhook_secret is not None:
+        webhook = WebhookConfig(default_url=settings.webhook_url, secret=settings.webhook_secret)
+    return ChannelsConfig(outbox_path=settings.resolved_outbox, smtp=smtp, webhook=webhook)
+
+
+def lifecycle_activities(settings: Settings, ledger: Ledger) -> LifecycleActivities:
+    deliverer = Deliverer(channels_config(settings), ledger)
+    return LifecycleActivities(ledger, deliverer)
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    activities: LifecycleActivities,
+    *,
+    executor: ThreadPoolExecutor | None = None,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[MentorshipWorkflow],
+        activities=[activities.record_events, activities.send_notification],
+        workflow_runner=workflow_runner(),
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_local_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.max_cached_workflows,
+        activity_executor=executor,
+        graceful_shutdown_timeout=timedelta(seconds=30),
+    )

@@ -1,0 +1,65 @@
+"""Every setting the worker and the CLI read, from the environment (or a .env file).
+
+Temporal's own variables (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE) are honoured as the
+`temporal` CLI does; everything else is MENTORFLOW_*.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MENTORFLOW_", env_file=".env", extra="ignore")
+
+    temporal_address: str = Field(
+        default="127.0.0.1:7233",
+        validation_alias=AliasChoices("TEMPORAL_ADDRESS", "MENTORFLOW_TEMPORAL_ADDRESS"),
+    )
+    namespace: str = Field(
+        default="default",
+        validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "MENTORFLOW_NAMESPACE"),
+    )
+    task_queue: str = "mentorflow"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
+
+    data_dir: Path = Path(".data")
+    ledger_url: str | None = None
+    outbox_path: Path | None = None
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "mentorflow@localhost"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+
+    max_concurrent_activities: int = Field(default=100, ge=1, le=10_000)
+    max_concurrent_workflow_tasks: int = Field(default=100, ge=1, le=10_000)
+    max_cached_workflows: int = Field(default=10_000, ge=0, le=1_000_000)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    log_format: Literal["console", "json"] = "console"
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError(
+                "MENTORFLOW_TLS_CERT and MENTORFLOW_TLS_KEY go together for mTLS; set both or neither"
+            )
+        return self
+
+    @property
+    def resolved_ledger_url(self) -> str:
+        return self.ledger_url or f"sqlite:///{(self.data_dir / 'ledger.db').resolve()}"
+
+    @property
+    def resolved_outbox(self) -> Path:
+        return self.outbox_path or self.data_dir / "outbox.jsonl"

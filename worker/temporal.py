@@ -1,0 +1,54 @@
+"""Temporal wiring shared by the worker, the CLI and the tests: client, converter, indexes."""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+from temporalio.service import TLSConfig
+from workflows import search_attributes as sa
+
+from worker.settings import Settings
+
+
+def data_converter() -> DataConverter:
+    return pydantic_data_converter
+
+
+async def connect(settings: Settings) -> Client:
+    tls: TLSConfig | bool = False
+    if settings.tls_cert and settings.tls_key:
+        tls = TLSConfig(
+            client_cert=settings.tls_cert.read_bytes(),
+            client_private_key=settings.tls_key.read_bytes(),
+            server_root_ca_cert=settings.tls_ca.read_bytes() if settings.tls_ca else None,
+        )
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.namespace,
+        data_converter=data_converter(),
+        tls=tls,
+    )
+
+
+async def register_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Add the attributes the workflow upserts, skipping those already there."""
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    known = set(existing.custom_attributes) | set(existing.system_attributes)
+    missing = {
+        key.name: IndexedValueType.ValueType(int(key.indexed_value_type))
+        for key in sa.ALL
+        if key.name not in known
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    return sorted(missing)

@@ -1,0 +1,56 @@
+"""The workflow's public surface: its input, update results and query results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mentorship.enrolment import StartRelationship
+from mentorship.events import Outcome, Recorded, Summary
+from mentorship.notifications import Notification
+from mentorship.state import RelationshipState
+
+TASK_QUEUE = "mentorflow"
+RECORD_EVENTS = "record_events"
+SEND_NOTIFICATION = "send_notification"
+
+
+class RelationshipInput(BaseModel):
+    """Start input, and the whole carried state after a continue-as-new."""
+
+    relationship_id: str
+    request: StartRelationship
+    state: RelationshipState | None = None
+    unsent: list[Notification] = Field(default_factory=list)
+    run: int = 1
+
+
+class EventBatch(BaseModel):
+    relationship_id: str
+    events: list[Recorded]
+
+
+class UpdateResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    events: list[str]
+    phase: str
+
+
+class StatusView(BaseModel):
+    """The relationship at a glance, as a query answers it."""
+
+    state: RelationshipState
+    waiting_for: list[str]
+    next_deadline: datetime | None
+    run: int
+    ledger_pending: int
+
+
+class RelationshipResult(BaseModel):
+    relationship_id: str
+    outcome: Outcome
+    summary: Summary | None
+    events: int

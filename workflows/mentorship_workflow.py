@@ -1,0 +1,296 @@
+"""MentorshipWorkflow: one mentor-mentee relationship, from onboarding to its conclusion.
+
+The workflow owns no rules. Commands arrive as updates; the validator asks the domain
+whether the command is acceptable (nothing reaches history if not); the handler asks the
+domain for the events, folds them, queues them for the ledger and dispatches notifications.
+Timers come from the domain too: the run loop sleeps until the next deadline and ticks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from mentorship import commands as c
+    from mentorship.decider import Outcome, Rejected
+    from mentorship.decisions import decide, start
+    from mentorship.events import Recorded, ReviewDecided
+    from mentorship.notifications import Notification, NotificationKind, Recipient
+    from mentorship.participants import Role
+    from mentorship.state import RelationshipState
+    from mentorship.timers import next_deadline, tick
+    from mentorship.waiting import waiting_for
+    from workflows import search_attributes as sa
+    from workflows.contract import (
+        RECORD_EVENTS,
+        SEND_NOTIFICATION,
+        EventBatch,
+        RelationshipInput,
+        RelationshipResult,
+        StatusView,
+        UpdateResult,
+    )
+    from workflows.log import log
+
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=10),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(hours=1),
+    non_retryable_error_types=["PermanentDeliveryError"],
+)
+LEDGER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+)
+
+
+def _action(command: type[c.Command], name: str) -> Any:
+    """One update per participant or operator action, each with its validator."""
+
+    async def handler(self: MentorshipWorkflow, cmd: Any) -> UpdateResult:
+        return await self._handle(cmd)
+
+    def validator(self: MentorshipWorkflow, cmd: Any) -> None:
+        self._check(cmd)
+
+    handler.__name__ = name
+    handler.__annotations__ = {"cmd": command, "return": UpdateResult}
+    validator.__annotations__ = {"cmd": command, "return": None}
+    update = workflow.update(name=name)(handler)
+    update.validator(validator)
+    return update
+
+
+@workflow.defn
+class MentorshipWorkflow:
+    @workflow.init
+    def __init__(self, input: RelationshipInput) -> None:
+        self._input = input
+        self._run = input.run
+        self._pending: list[Recorded] = []
+        self._in_flight = 0
+        self._wake = False
+        self._boundary = False
+        self._flushing = asyncio.Lock()
+        self._indexed: dict[str, object] = {}
+        if input.state is None:
+            self._state = RelationshipState(id=input.relationship_id)
+            self._commit(start(input.request, input.relationship_id, workflow.now()))
+        else:
+            self._state = input.state
+            for notification in input.unsent:
+                self._dispatch(notification)
+
+    @workflow.run
+    async def run(self, input: RelationshipInput) -> RelationshipResult:
+        log("relationship running", run=self._run, phase=self._state.phase.value)
+        while not self._state.finished:
+            await self._flush()
+            if self._ready_to_continue():
+                await self._continue_as_new()
+            await self._sleep_until_due()
+            self._commit(tick(self._state, workflow.now()))
+        await self._flush()
+        await workflow.wait_condition(
+            lambda: self._in_flight == 0 and workflow.all_handlers_finished()
+        )
+        await self._flush()
+        assert self._state.outcome is not None
+        log("relationship concluded", outcome=self._state.outcome.value)
+        return RelationshipResult(
+            relationship_id=self._state.id,
+            outcome=self._state.outcome,
+            summary=self._state.conclusion.summary if self._state.conclusion else None,
+            events=self._state.seq,
+        )
+
+    # Queries
+
+    @workflow.query
+    def status(self) -> StatusView:
+        return StatusView(
+            state=self._state,
+            waiting_for=waiting_for(self._state),
+            next_deadline=next_deadline(self._state, workflow.now()),
+            run=self._run,
+            ledger_pending=len(self._pending),
+        )
+
+    # Updates: participant actions
+
+    submit_goals = _action(c.SubmitGoals, "submit_goals")
+    submit_commitment = _action(c.SubmitCommitment, "submit_commitment")
+    confirm_agreement = _action(c.ConfirmAgreement, "confirm_agreement")
+    submit_agenda = _action(c.SubmitAgenda, "submit_agenda")
+    log_meeting = _action(c.LogMeeting, "log_meeting")
+    reschedule_meeting = _action(c.RescheduleMeeting, "reschedule_meeting")
+    report_progress = _action(c.ReportProgress, "report_progress")
+    give_mentor_feedback = _action(c.GiveMentorFeedback, "give_mentor_feedback")
+    give_mentee_feedback = _action(c.GiveMenteeFeedback, "give_mentee_feedback")
+    request_review = _action(c.RequestReview, "request_review")
+    submit_review = _action(c.SubmitReview, "submit_review")
+    conclude = _action(c.Conclude, "conclude")
+    submit_reflection = _action(c.SubmitReflection, "submit_reflection")
+
+    # Updates: operator actions
+
+    pause = _action(c.Pause, "pause")
+    resume = _action(c.Resume, "resume")
+    extend_end_date = _action(c.ExtendEndDate, "extend_end_date")
+    change_cadence = _action(c.ChangeCadence, "change_cadence")
+    cancel = _action(c.Cancel, "cancel")
+
+    # Command handling
+
+    def _check(self, cmd: c.Command) -> None:
+        decide(self._state, cmd, workflow.now())
+
+    async def _handle(self, cmd: c.Command) -> UpdateResult:
+        try:
+            outcome = decide(self._state, cmd, workflow.now())
+        except Rejected as rejected:
+            raise ApplicationError(str(rejected), type="Rejected", non_retryable=True) from None
+        self._commit(outcome)
+        log(
+            "command applied", command=type(cmd).__name__, actor=str(cmd.actor), seq=self._state.seq
+        )
+        await self._flush()
+        return UpdateResult(
+            seq=self._state.seq,
+            events=[r.event.type for r in outcome.recorded],
+            phase=self._state.phase.value,
+        )
+
+    def _commit(self, outcome: Outcome) -> None:
+        if not outcome.changed:
+            return
+        self._state = outcome.state
+        self._pending.extend(outcome.recorded)
+        if any(isinstance(r.event, ReviewDecided) for r in outcome.recorded):
+            self._boundary = True
+        for notification in outcome.notifications:
+            self._dispatch(notification)
+        self._index()
+        self._wake = True
+
+    # The run loop
+
+    async def _sleep_until_due(self) -> None:
+        self._wake = False
+        now = workflow.now()
+        deadline = next_deadline(self._state, now)
+        if deadline is not None and deadline <= now:
+            return
+        timeout = (deadline - now) if deadline is not None else None
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: self._wake, timeout=timeout)
+
+    def _ready_to_continue(self) -> bool:
+        info = workflow.info()
+        too_long = info.get_current_history_length() >= self._state.policy.history_event_limit
+        wanted = self._boundary or too_long or info.is_continue_as_new_suggested()
+        return wanted and not self._pending and workflow.all_handlers_finished()
+
+    async def _continue_as_new(self) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._flush()
+        await workflow.wait_condition(lambda: self._in_flight == 0)
+        log("continuing as new", run=self._run, seq=self._state.seq)
+        workflow.continue_as_new(
+            RelationshipInput(
+                relationship_id=self._state.id,
+                request=self._input.request,
+                state=self._state,
+                run=self._run + 1,
+            )
+        )
+
+    # Side effects
+
+    async def _flush(self) -> None:
+        """Append queued events to the ledger, in order, one batch at a time."""
+        async with self._flushing:
+            while self._pending:
+                batch = list(self._pending)
+                await workflow.execute_local_activity(
+                    RECORD_EVENTS,
+                    EventBatch(relationship_id=self._state.id, events=batch),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=LEDGER_RETRY,
+                )
+                del self._pending[: len(batch)]
+
+    def _dispatch(self, notification: Notification) -> None:
+        self._in_flight += 1
+        asyncio.create_task(self._send(notification))  # noqa: RUF006 counted by _in_flight
+
+    async def _send(self, notification: Notification) -> None:
+        try:
+            await workflow.execute_activity(
+                SEND_NOTIFICATION,
+                notification,
+                start_to_close_timeout=timedelta(minutes=2),
+                schedule_to_close_timeout=timedelta(days=3),
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError as failure:
+            self._report_failure(notification, failure)
+        finally:
+            self._in_flight -= 1
+            self._wake = True
+
+    def _report_failure(self, notification: Notification, failure: ActivityError) -> None:
+        cause = str(failure.cause) if failure.cause else str(failure)
+        log("notification failed", key=notification.key, error=cause)
+        if notification.kind is NotificationKind.DELIVERY_FAILED or self._state.operator is None:
+            return
+        self._dispatch(
+            Notification(
+                key=f"{notification.key}:failed",
+                kind=NotificationKind.DELIVERY_FAILED,
+                relationship_id=notification.relationship_id,
+                program=notification.program,
+                recipients=(Recipient(role=Role.OPERATOR, person=self._state.operator),),
+                context={
+                    "program": notification.program,
+                    "relationship_id": notification.relationship_id,
+                    "failed_key": notification.key,
+                    "failed_kind": notification.kind.value,
+                    "recipient": ", ".join(r.person.email for r in notification.recipients),
+                    "error": cause,
+                },
+            )
+        )
+
+    def _index(self) -> None:
+        s = self._state
+        meeting = s.next_meeting
+        wanted: dict[str, object] = {
+            sa.PHASE.name: s.phase.value,
+            sa.AT_RISK.name: s.at_risk,
+            sa.NEXT_MEETING.name: meeting.scheduled_at if meeting else None,
+        }
+        if wanted == self._indexed:
+            return
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.PHASE.value_set(s.phase.value),
+            sa.AT_RISK.value_set(s.at_risk),
+            sa.NEXT_MEETING.value_set(meeting.scheduled_at)
+            if meeting
+            else sa.NEXT_MEETING.value_unset(),
+        ]
+        if not self._indexed:
+            updates += [
+                sa.PROGRAM.value_set(s.program),
+                sa.KIND.value_set(s.kind.value),
+                sa.MENTOR.value_set(s.mentor.id if s.mentor else ""),
+                sa.MENTEE.value_set(s.mentee.id if s.mentee else ""),
+            ]
+        workflow.upsert_search_attributes(updates)
+        self._indexed = wanted
