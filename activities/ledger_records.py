@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from activities.ledger_store import LedgerEntry, StoredEntry
 from mentorship.events import Recorded
 from mentorship.participants import Actor, Role
-
-from activities.ledger_store import LedgerEntry, StoredEntry
 
 
 def to_entry(recorded: Recorded) -> LedgerEntry:

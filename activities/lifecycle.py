@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from mentorship.notifications import Notification
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
-from workflows.contract import RECORD_EVENTS, SEND_NOTIFICATION, EventBatch
 
-from activities.delivery import Deliverer, PermanentDeliveryError
+from activities.channels import PermanentDeliveryError
+from activities.delivery import Deliverer
 from activities.ledger_records import to_entry
 from activities.ledger_store import Ledger
+from mentorship.notifications import Notification
+from workflows.contract import RECORD_EVENTS, SEND_NOTIFICATION, EventBatch
 
 log = structlog.get_logger("mentorflow.activities")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from icalendar import Calendar, Event, vCalAddress, vText
+from icalendar import Calendar, Event, vCalAddress
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, Undefined, select_autoescape
 from pydantic import BaseModel, ConfigDict
 
@@ -122,7 +122,7 @@ def humanize(value: object) -> str:
     """Enum-ish values ('in_person', 'concluded_early') read better as words."""
     if value is None or isinstance(value, Undefined):
         return ""
-    return str(value).replace("_", " ").replace("-", " ").strip()
+    return str(value).replace("_", " ").strip()
 
 
 def upper_first(value: object) -> str:
@@ -131,21 +131,27 @@ def upper_first(value: object) -> str:
     return text[:1].upper() + text[1:]
 
 
-def actor(value: object, ctx: Mapping[str, Any] | None = None, viewer: str = "") -> str:
-    """'mentor:ana' means something to the ledger; to people it means 'Ana', or 'you'."""
+def actor(value: object, n: object = None, viewer: object = None) -> str:
+    """'mentor:ana' or 'ana' means something to the ledger; to people it means 'Ana' or 'you'."""
     if value is None or isinstance(value, Undefined) or value == "":
         return ""
-    role = str(value.get("role", "")) if isinstance(value, Mapping) else str(value)
-    role = role.partition(":")[0].strip().lower()
-    if role and role == viewer and role in (Role.MENTOR, Role.MENTEE):
+    if isinstance(value, Mapping):
+        value = f"{value.get('role', '')}:{value.get('id', '')}"
+    role, sep, ident = str(value).partition(":")
+    if not sep:
+        role, ident = "", role
+    if isinstance(viewer, Recipient) and ident == viewer.person.id:
         return "you"
-    names = {
-        Role.MENTOR.value: (ctx or {}).get("mentor_name"),
-        Role.MENTEE.value: (ctx or {}).get("mentee_name"),
+    people = n.recipients if isinstance(n, Notification) else ()
+    ctx = n.context if isinstance(n, Notification) else {}
+    named = next((r.person.name for r in people if r.person.id == ident), None)
+    roles = {
+        Role.MENTOR.value: ctx.get("mentor_name"),
+        Role.MENTEE.value: ctx.get("mentee_name"),
         Role.OPERATOR.value: "the program team",
         Role.SYSTEM.value: "the program schedule",
     }
-    return str(names.get(role) or value)
+    return str(named or roles.get(role.strip().lower()) or ident or value)
 
 
 def when(value: object, tz: str = "UTC") -> str:
@@ -199,7 +205,8 @@ def build_invite(
     calendar.add("version", "2.0")
     calendar.add("method", "CANCEL" if invite.cancelled else "REQUEST")
     calendar.add_component(_event(invite, organizer, attendees, stamp or datetime.now(UTC)))
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()
+    return ical
 
 
 def _event(
@@ -226,16 +233,16 @@ def _event(
 
 def _attendee(person: Participant) -> vCalAddress:
     address = _address(person.name, person.email)
-    address.params["ROLE"] = vText("REQ-PARTICIPANT")
-    address.params["PARTSTAT"] = vText("NEEDS-ACTION")
-    address.params["RSVP"] = vText("TRUE")
+    address.params["ROLE"] = "REQ-PARTICIPANT"
+    address.params["PARTSTAT"] = "NEEDS-ACTION"
+    address.params["RSVP"] = "TRUE"
     return address
 
 
 def _address(name: str, email: str) -> vCalAddress:
     address = vCalAddress(f"mailto:{email}")
     if name:
-        address.params["CN"] = vText(" ".join(name.split()))
+        address.params["CN"] = " ".join(name.split())
     return address
 
 

@@ -47,7 +47,7 @@ class Decider:
     def emit(self, event: Event, actor: Actor = SYSTEM, cause: str = "") -> Recorded:
         recorded = Recorded(
             relationship_id=self.state.id,
-            program=self.state.program,
+            program=self.state.program or getattr(event, "program", ""),
             seq=self.state.seq + 1,
             occurred_at=self.now,
             actor=actor,

@@ -112,7 +112,9 @@ def close_review(d: Decider, cause: str) -> None:
     choices = [(entry.decision, entry.evolution) for entry in review.submissions.values()]
     decision, evolution = decide_review(choices)
     unanswered = [r for r in PARTIES if r not in review.submissions]
-    next_review = d.now + s.policy.span(s.policy.review_every)
+    # Periodic reviews keep their rhythm however long a review takes to answer.
+    anchor = review.opened_at if review.reason is ev.ReviewReason.PERIODIC else d.now
+    next_review = anchor + s.policy.span(s.policy.review_every)
     d.emit(
         ev.ReviewDecided(
             number=review.number,

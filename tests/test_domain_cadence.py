@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from mentorship import commands as c
 from mentorship.cadence import Cadence, CadenceKind, add_months
 from mentorship.decider import Rejected
 from mentorship.state import MeetingStatus, Phase
-
 from tests.factories import MENTEE, MENTOR, T0, Journey, log
 
 
@@ -83,7 +83,11 @@ def test_rescheduling_moves_the_invite_and_resets_its_reminders() -> None:
     first = T0 + timedelta(days=7)
     j.onboard(first)
     j.advance(first - timedelta(days=1))
-    j.do(c.RescheduleMeeting(actor=MENTEE, meeting_number=1, new_time=first + timedelta(days=3), reason="travel"))
+    j.do(
+        c.RescheduleMeeting(
+            actor=MENTEE, meeting_number=1, new_time=first + timedelta(days=3), reason="travel"
+        )
+    )
     moved = j.notified("meeting_rescheduled")[0]
     assert moved.invite is not None and moved.invite.sequence == 1
     assert moved.invite.uid == j.notified("meeting_reminder")[0].invite.uid

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
+
 from mentorship import commands as c
 from mentorship.decider import Rejected
 from mentorship.enrolment import check_start
 from mentorship.events import Kind, Outcome
 from mentorship.state import Phase
-from pydantic import ValidationError
-
 from tests.factories import (
     ALICE,
     MENTEE,
@@ -99,7 +99,9 @@ def test_extending_the_end_date_moves_the_conclusion() -> None:
     j.advance(T0 + timedelta(days=91))
     assert j.state.phase is Phase.CONCLUDING
     with pytest.raises(Rejected, match="end_date"):
-        Journey(request(end_date=future(30))).do(c.ExtendEndDate(actor=OPERATOR, end_date=future(10)))
+        Journey(request(end_date=future(30))).do(
+            c.ExtendEndDate(actor=OPERATOR, end_date=future(10))
+        )
 
 
 def test_cancel_ends_at_once() -> None:

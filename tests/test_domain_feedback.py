@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
+
 from mentorship import commands as c
 from mentorship.cadence import Cadence, CadenceKind
 from mentorship.commands import ItemStatus, ReviewDecision
@@ -13,8 +15,6 @@ from mentorship.events import ReviewReason
 from mentorship.health import risk_reasons
 from mentorship.reviews import decide_review
 from mentorship.state import Phase
-from pydantic import ValidationError
-
 from tests.factories import (
     MENTEE,
     MENTOR,
@@ -81,7 +81,10 @@ def test_vague_or_personal_feedback_is_rejected(strength: str) -> None:
 def test_feedback_without_a_development_area_is_rejected() -> None:
     with pytest.raises(ValidationError, match="development_areas"):
         c.GiveMentorFeedback(
-            actor=MENTOR, loop_number=1, strengths=mentor_feedback(1).strengths, development_areas=[]
+            actor=MENTOR,
+            loop_number=1,
+            strengths=mentor_feedback(1).strengths,
+            development_areas=[],
         )
 
 
@@ -93,7 +96,10 @@ def test_two_missed_meetings_raise_a_check_in_and_an_early_review() -> None:
     assert j.state.at_risk
     assert "2 meetings missed in a row" in j.state.risk_reasons
     check_in = j.notified("check_in")
-    assert len(check_in) == 1 and {r.role.value for r in check_in[0].recipients} == {"mentor", "mentee"}
+    assert len(check_in) == 1 and {r.role.value for r in check_in[0].recipients} == {
+        "mentor",
+        "mentee",
+    }
     assert j.notified("at_risk")[0].recipients[0].role.value == "operator"
     j.advance_by(days=2)
     assert j.state.phase is Phase.UNDER_REVIEW
@@ -125,9 +131,16 @@ def test_silence_longer_than_the_cadence_allows_is_a_warning_sign() -> None:
 
 def test_review_decision_any_conclude_wins_then_evolve_then_continue() -> None:
     evolve = c.Evolution(cadence=MONTHLY)
-    assert decide_review([(ReviewDecision.CONTINUE, None), (ReviewDecision.CONCLUDE, None)])[0] is ReviewDecision.CONCLUDE
-    decision, evolution = decide_review([(ReviewDecision.EVOLVE, evolve), (ReviewDecision.CONTINUE, None)])
-    assert decision is ReviewDecision.EVOLVE and evolution is not None and evolution.cadence == MONTHLY
+    assert (
+        decide_review([(ReviewDecision.CONTINUE, None), (ReviewDecision.CONCLUDE, None)])[0]
+        is ReviewDecision.CONCLUDE
+    )
+    decision, evolution = decide_review(
+        [(ReviewDecision.EVOLVE, evolve), (ReviewDecision.CONTINUE, None)]
+    )
+    assert (
+        decision is ReviewDecision.EVOLVE and evolution is not None and evolution.cadence == MONTHLY
+    )
     assert decide_review([])[0] is ReviewDecision.CONTINUE
 
 

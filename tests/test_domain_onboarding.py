@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from mentorship import commands as c
 from mentorship.cadence import Cadence, CadenceKind
 from mentorship.decider import Rejected
 from mentorship.events import Outcome
 from mentorship.participants import Actor, Role
 from mentorship.state import Phase
-
 from tests.factories import MENTEE, MENTOR, T0, Journey, commitment, goals, terms
 
 
@@ -28,7 +28,10 @@ def test_agreement_needs_both_parties_to_confirm_the_same_terms() -> None:
     j.do(c.ConfirmAgreement(actor=MENTEE))
     assert j.state.phase is Phase.ACTIVE
     assert j.state.agreement == later
-    assert j.state.next_meeting is not None and j.state.next_meeting.scheduled_at == later.first_meeting_at
+    assert (
+        j.state.next_meeting is not None
+        and j.state.next_meeting.scheduled_at == later.first_meeting_at
+    )
     assert [n.kind.value for n in j.notifications][-1] == "agreement_confirmed"
 
 

@@ -32,10 +32,10 @@ START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 # --------------------------------------------------------------------------- fixtures
 
 
-def _postgres_admin() -> psycopg.Connection[Any]:
+def _postgres_admin(dbname: str = "postgres") -> psycopg.Connection[Any]:
     """CI must not pass silently without PostgreSQL, so unreachable means fail unless opted out."""
     try:
-        return psycopg.connect(PG_ADMIN, autocommit=True)
+        return psycopg.connect(PG_ADMIN, dbname=dbname, autocommit=True)
     except psycopg.OperationalError as exc:
         if os.environ.get("MENTORFLOW_SKIP_POSTGRES") == "1":
             pytest.skip(f"PostgreSQL not reachable ({exc}); MENTORFLOW_SKIP_POSTGRES=1")
@@ -45,15 +45,32 @@ def _postgres_admin() -> psycopg.Connection[Any]:
         )
 
 
-def _fresh_postgres_url() -> Iterator[str]:
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """One fresh database per test run; each test then gets its own schema inside it, which
+    isolates tests as well as a database each at a fraction of the cost."""
     name = f"mentorflow_test_{uuid.uuid4().hex[:12]}"
     with _postgres_admin() as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        yield name
     finally:
         with _postgres_admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _fresh_postgres_url(database: str) -> Iterator[str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with _postgres_admin(database) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield (
+            f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
+            f"?options=-csearch_path%3D{schema}"
+        )
+    finally:
+        with _postgres_admin(database) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -61,7 +78,7 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/nested/folder/ledger.db"
     else:
-        yield from _fresh_postgres_url()
+        yield from _fresh_postgres_url(request.getfixturevalue("postgres_database"))
 
 
 @pytest.fixture

