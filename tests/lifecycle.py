@@ -19,31 +19,16 @@ from activities.ledger_store import Ledger
 from mentorship import commands as c
 from mentorship.enrolment import StartRelationship
 from mentorship.events import Recorded
+from worker.relationships import handle as relationship_handle
+from worker.relationships import start_relationship
 from worker.settings import Settings
-from workflows.contract import RelationshipInput, RelationshipResult, StatusView, UpdateResult
+from workflows.contract import (
+    UPDATES,
+    RelationshipResult,
+    StatusView,
+    UpdateResult,
+)
 from workflows.mentorship_workflow import MentorshipWorkflow
-from workflows.search_attributes import initial
-
-UPDATE_NAMES = {
-    c.SubmitGoals: "submit_goals",
-    c.SubmitCommitment: "submit_commitment",
-    c.ConfirmAgreement: "confirm_agreement",
-    c.SubmitAgenda: "submit_agenda",
-    c.LogMeeting: "log_meeting",
-    c.RescheduleMeeting: "reschedule_meeting",
-    c.ReportProgress: "report_progress",
-    c.GiveMentorFeedback: "give_mentor_feedback",
-    c.GiveMenteeFeedback: "give_mentee_feedback",
-    c.RequestReview: "request_review",
-    c.SubmitReview: "submit_review",
-    c.Conclude: "conclude",
-    c.SubmitReflection: "submit_reflection",
-    c.Pause: "pause",
-    c.Resume: "resume",
-    c.ExtendEndDate: "extend_end_date",
-    c.ChangeCadence: "change_cadence",
-    c.Cancel: "cancel",
-}
 
 
 @dataclass
@@ -58,7 +43,7 @@ class Pair:
     async def do(self, command: c.Command) -> UpdateResult:
         before = await self.run_id()
         result: UpdateResult = await self.handle.execute_update(
-            UPDATE_NAMES[type(command)], command, result_type=UpdateResult
+            UPDATES[type(command)], command, result_type=UpdateResult
         )
         if "ReviewDecided" in result.events and result.phase != "concluding":
             await self.next_run(before)
@@ -124,20 +109,10 @@ class Lifecycle:
             await self.env.sleep(moment - now)
 
     async def start(self, request: StartRelationship) -> Pair:
-        await self.env.client.start_workflow(
-            MentorshipWorkflow.run,
-            RelationshipInput(relationship_id=request.workflow_id, request=request),
-            id=request.workflow_id,
-            task_queue=self.settings.task_queue,
-            search_attributes=initial(
-                request.program, request.mentor.id, request.mentee.id, request.kind.value
-            ),
+        started = await start_relationship(
+            self.env.client, request, self.settings.task_queue, await self.now()
         )
-        # Not pinned to the first run: updates and queries follow continue-as-new.
-        return Pair(
-            self.env.client.get_workflow_handle_for(MentorshipWorkflow.run, request.workflow_id),
-            self,
-        )
+        return Pair(relationship_handle(self.env.client, started.relationship_id), self)
 
     def outbox(self) -> list[dict[str, Any]]:
         path = self.settings.resolved_outbox

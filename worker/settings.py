@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     def _tls_pair(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError(
-                "MENTORFLOW_TLS_CERT and MENTORFLOW_TLS_KEY go together for mTLS; set both or neither"
+                "MENTORFLOW_TLS_CERT and MENTORFLOW_TLS_KEY go together for mTLS; "
+                "set both or neither"
             )
         return self
 

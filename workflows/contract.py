@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mentorship import commands as c
 from mentorship.enrolment import StartRelationship
 from mentorship.events import Outcome, Recorded, Summary
 from mentorship.notifications import Notification
@@ -14,6 +15,28 @@ from mentorship.state import RelationshipState
 TASK_QUEUE = "mentorflow"
 RECORD_EVENTS = "record_events"
 SEND_NOTIFICATION = "send_notification"
+
+# One update per action; the names are the workflow's public API (CLI, UI, other clients).
+UPDATES: dict[type[c.Command], str] = {
+    c.SubmitGoals: "submit_goals",
+    c.SubmitCommitment: "submit_commitment",
+    c.ConfirmAgreement: "confirm_agreement",
+    c.SubmitAgenda: "submit_agenda",
+    c.LogMeeting: "log_meeting",
+    c.RescheduleMeeting: "reschedule_meeting",
+    c.ReportProgress: "report_progress",
+    c.GiveMentorFeedback: "give_mentor_feedback",
+    c.GiveMenteeFeedback: "give_mentee_feedback",
+    c.RequestReview: "request_review",
+    c.SubmitReview: "submit_review",
+    c.Conclude: "conclude",
+    c.SubmitReflection: "submit_reflection",
+    c.Pause: "pause",
+    c.Resume: "resume",
+    c.ExtendEndDate: "extend_end_date",
+    c.ChangeCadence: "change_cadence",
+    c.Cancel: "cancel",
+}
 
 
 class RelationshipInput(BaseModel):

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contract import (
         RECORD_EVENTS,
         SEND_NOTIFICATION,
+        UPDATES,
         EventBatch,
         RelationshipInput,
         RelationshipResult,
@@ -50,8 +51,9 @@ LEDGER_RETRY = RetryPolicy(
 )
 
 
-def _action(command: type[c.Command], name: str) -> Any:
+def _action(command: type[c.Command]) -> Any:
     """One update per participant or operator action, each with its validator."""
+    name = UPDATES[command]
 
     async def handler(self: MentorshipWorkflow, cmd: Any) -> UpdateResult:
         return await self._handle(cmd)
@@ -124,27 +126,27 @@ class MentorshipWorkflow:
 
     # Updates: participant actions
 
-    submit_goals = _action(c.SubmitGoals, "submit_goals")
-    submit_commitment = _action(c.SubmitCommitment, "submit_commitment")
-    confirm_agreement = _action(c.ConfirmAgreement, "confirm_agreement")
-    submit_agenda = _action(c.SubmitAgenda, "submit_agenda")
-    log_meeting = _action(c.LogMeeting, "log_meeting")
-    reschedule_meeting = _action(c.RescheduleMeeting, "reschedule_meeting")
-    report_progress = _action(c.ReportProgress, "report_progress")
-    give_mentor_feedback = _action(c.GiveMentorFeedback, "give_mentor_feedback")
-    give_mentee_feedback = _action(c.GiveMenteeFeedback, "give_mentee_feedback")
-    request_review = _action(c.RequestReview, "request_review")
-    submit_review = _action(c.SubmitReview, "submit_review")
-    conclude = _action(c.Conclude, "conclude")
-    submit_reflection = _action(c.SubmitReflection, "submit_reflection")
+    submit_goals = _action(c.SubmitGoals)
+    submit_commitment = _action(c.SubmitCommitment)
+    confirm_agreement = _action(c.ConfirmAgreement)
+    submit_agenda = _action(c.SubmitAgenda)
+    log_meeting = _action(c.LogMeeting)
+    reschedule_meeting = _action(c.RescheduleMeeting)
+    report_progress = _action(c.ReportProgress)
+    give_mentor_feedback = _action(c.GiveMentorFeedback)
+    give_mentee_feedback = _action(c.GiveMenteeFeedback)
+    request_review = _action(c.RequestReview)
+    submit_review = _action(c.SubmitReview)
+    conclude = _action(c.Conclude)
+    submit_reflection = _action(c.SubmitReflection)
 
     # Updates: operator actions
 
-    pause = _action(c.Pause, "pause")
-    resume = _action(c.Resume, "resume")
-    extend_end_date = _action(c.ExtendEndDate, "extend_end_date")
-    change_cadence = _action(c.ChangeCadence, "change_cadence")
-    cancel = _action(c.Cancel, "cancel")
+    pause = _action(c.Pause)
+    resume = _action(c.Resume)
+    extend_end_date = _action(c.ExtendEndDate)
+    change_cadence = _action(c.ChangeCadence)
+    cancel = _action(c.Cancel)
 
     # Command handling
 
