@@ -17,8 +17,8 @@ _LIVE = (Phase.ONBOARDING, Phase.ACTIVE, Phase.UNDER_REVIEW, Phase.PAUSED)
 
 def conclude(d: Decider, cmd: Conclude) -> None:
     s = d.state
-    require_phase(s, *_LIVE, action="conclude")
     require_actor(s, cmd.actor, Role.MENTOR, Role.MENTEE, Role.OPERATOR, action="conclude")
+    require_phase(s, *_LIVE, action="conclude")
     reason = f"{cmd.actor.role.value} concluded: {cmd.reason}"
     if s.phase is Phase.ONBOARDING or (s.phase is Phase.PAUSED and s.agreement is None):
         finish(d, Outcome.NOT_STARTED, reason, actor=cmd.actor)
@@ -47,8 +47,8 @@ def begin_conclusion(d: Decider, outcome: Outcome, reason: str, actor: Actor | N
 
 def submit_reflection(d: Decider, cmd: SubmitReflection) -> None:
     s = d.state
-    require_phase(s, Phase.CONCLUDING, action="submit a reflection")
     require_actor(s, cmd.actor, Role.MENTOR, Role.MENTEE, action="submit a closing reflection")
+    require_phase(s, Phase.CONCLUDING, action="submit a reflection")
     assert s.conclusion is not None
     if cmd.actor.role in s.conclusion.reflections:
         raise Rejected("actor", f"the {cmd.actor.role.value} already submitted a reflection")

@@ -39,8 +39,8 @@ def maybe_request(d: Decider) -> None:
 
 def give_mentor_feedback(d: Decider, cmd: GiveMentorFeedback) -> None:
     s = d.state
-    require_phase(s, *_RUNNING, action="give feedback")
     require_actor(s, cmd.actor, Role.MENTOR, action="give mentor feedback")
+    require_phase(s, *_RUNNING, action="give feedback")
     loop = _awaiting(s, cmd.loop_number)
     if loop.mentor_strengths is not None:
         raise Rejected("loop_number", f"mentor feedback for loop {loop.number} is already in")
@@ -79,8 +79,8 @@ def give_mentor_feedback(d: Decider, cmd: GiveMentorFeedback) -> None:
 
 def give_mentee_feedback(d: Decider, cmd: GiveMenteeFeedback) -> None:
     s = d.state
-    require_phase(s, *_RUNNING, action="give feedback")
     require_actor(s, cmd.actor, Role.MENTEE, action="give mentee feedback")
+    require_phase(s, *_RUNNING, action="give feedback")
     loop = _awaiting(s, cmd.loop_number)
     if loop.mentee_what_helps is not None:
         raise Rejected("loop_number", f"mentee feedback for loop {loop.number} is already in")

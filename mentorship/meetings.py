@@ -22,16 +22,16 @@ _RUNNING = (Phase.ACTIVE, Phase.UNDER_REVIEW)
 
 def submit_agenda(d: Decider, cmd: SubmitAgenda) -> None:
     s = d.state
-    require_phase(s, *_RUNNING, action="send an agenda")
     require_actor(s, cmd.actor, Role.MENTEE, action="send the agenda")
+    require_phase(s, *_RUNNING, action="send an agenda")
     _scheduled(s, cmd.meeting_number, "meeting_number")
     d.emit(ev.AgendaSubmitted(number=cmd.meeting_number, items=cmd.items), actor=cmd.actor)
 
 
 def log_meeting(d: Decider, cmd: LogMeeting) -> None:
     s = d.state
-    require_phase(s, *_RUNNING, action="log a meeting")
     require_actor(s, cmd.actor, Role.MENTOR, Role.MENTEE, action="log a meeting")
+    require_phase(s, *_RUNNING, action="log a meeting")
     number = cmd.meeting_number or (s.next_meeting.number if s.next_meeting else 0)
     _scheduled(s, number, "meeting_number")
     if cmd.held_at > d.now:
@@ -64,8 +64,8 @@ def log_meeting(d: Decider, cmd: LogMeeting) -> None:
 
 def reschedule(d: Decider, cmd: RescheduleMeeting) -> None:
     s = d.state
-    require_phase(s, *_RUNNING, action="reschedule a meeting")
     require_actor(s, cmd.actor, Role.MENTOR, Role.MENTEE, action="reschedule a meeting")
+    require_phase(s, *_RUNNING, action="reschedule a meeting")
     meeting = _scheduled(s, cmd.meeting_number, "meeting_number")
     if cmd.new_time <= d.now:
         raise Rejected("new_time", "is in the past; pick a future date and time")
@@ -98,8 +98,8 @@ def _announce_move(d: Decider, number: int, previous_at: str, reason: str) -> No
 
 def report_progress(d: Decider, cmd: ReportProgress) -> None:
     s = d.state
-    require_phase(s, *_RUNNING, Phase.CONCLUDING, action="report progress")
     require_actor(s, cmd.actor, Role.MENTOR, Role.MENTEE, action="report progress")
+    require_phase(s, *_RUNNING, Phase.CONCLUDING, action="report progress")
     item = s.action_items.get(cmd.item_id)
     if item is None:
         known = ", ".join(sorted(i.id for i in s.open_items())) or "none open"

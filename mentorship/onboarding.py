@@ -53,8 +53,8 @@ def begin(
 
 def submit_goals(d: Decider, cmd: SubmitGoals) -> None:
     s = d.state
-    require_phase(s, Phase.ONBOARDING, action="submit goals")
     require_actor(s, cmd.actor, Role.MENTEE, action="state the learning goals")
+    require_phase(s, Phase.ONBOARDING, action="submit goals")
     d.emit(
         ev.GoalsSubmitted(
             objectives=cmd.objectives,
@@ -68,8 +68,8 @@ def submit_goals(d: Decider, cmd: SubmitGoals) -> None:
 
 def submit_commitment(d: Decider, cmd: SubmitCommitment) -> None:
     s = d.state
-    require_phase(s, Phase.ONBOARDING, action="submit a commitment")
     require_actor(s, cmd.actor, Role.MENTOR, action="state the mentor's commitment")
+    require_phase(s, Phase.ONBOARDING, action="submit a commitment")
     d.emit(
         ev.CommitmentSubmitted(**cmd.model_dump(exclude={"actor"})),
         actor=cmd.actor,
@@ -78,8 +78,8 @@ def submit_commitment(d: Decider, cmd: SubmitCommitment) -> None:
 
 def confirm(d: Decider, cmd: ConfirmAgreement) -> None:
     s = d.state
-    require_phase(s, Phase.ONBOARDING, action="confirm the agreement")
     require_actor(s, cmd.actor, Role.MENTOR, Role.MENTEE, action="confirm the agreement")
+    require_phase(s, Phase.ONBOARDING, action="confirm the agreement")
     if s.goals is None:
         raise Rejected("goals", "the mentee has not stated goals yet; they come first")
     if s.commitment is None:

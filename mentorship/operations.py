@@ -17,16 +17,16 @@ _LIVE = (Phase.ONBOARDING, Phase.ACTIVE, Phase.UNDER_REVIEW)
 
 
 def pause(d: Decider, cmd: Pause) -> None:
-    require_phase(d.state, *_LIVE, action="pause")
     require_actor(d.state, cmd.actor, Role.OPERATOR, action="pause a relationship")
+    require_phase(d.state, *_LIVE, action="pause")
     rec = d.emit(ev.Paused(reason=cmd.reason), actor=cmd.actor)
     d.notify(N.PAUSED, f"paused-{rec.seq}", PARTIES, reason=cmd.reason, by=cmd.actor.id)
 
 
 def resume(d: Decider, cmd: Resume) -> None:
     s = d.state
-    require_phase(s, Phase.PAUSED, action="resume")
     require_actor(s, cmd.actor, Role.OPERATOR, action="resume a relationship")
+    require_phase(s, Phase.PAUSED, action="resume")
     assert s.paused_at is not None
     paused_for = d.now - s.paused_at
     rec = d.emit(ev.Resumed(paused_for_seconds=paused_for.total_seconds()), actor=cmd.actor)
@@ -35,8 +35,8 @@ def resume(d: Decider, cmd: Resume) -> None:
 
 def extend(d: Decider, cmd: ExtendEndDate) -> None:
     s = d.state
-    require_phase(s, *_LIVE, Phase.PAUSED, action="extend the end date")
     require_actor(s, cmd.actor, Role.OPERATOR, action="extend the end date")
+    require_phase(s, *_LIVE, Phase.PAUSED, action="extend the end date")
     if cmd.end_date <= d.now.date():
         raise Rejected("end_date", "is not in the future; give a later date")
     if s.end_date is not None and cmd.end_date <= s.end_date:
@@ -47,8 +47,8 @@ def extend(d: Decider, cmd: ExtendEndDate) -> None:
 
 def change_cadence(d: Decider, cmd: ChangeCadence) -> None:
     s = d.state
-    require_phase(s, Phase.ACTIVE, Phase.UNDER_REVIEW, action="change the cadence")
     require_actor(s, cmd.actor, Role.OPERATOR, action="change the cadence")
+    require_phase(s, Phase.ACTIVE, Phase.UNDER_REVIEW, action="change the cadence")
     if s.cadence == cmd.cadence:
         raise Rejected("cadence", f"is already {cmd.cadence.describe()}")
     if s.commitment and cmd.cadence.meetings_per_month > s.commitment.capacity_per_month + 0.05:
@@ -69,6 +69,6 @@ def change_cadence(d: Decider, cmd: ChangeCadence) -> None:
 
 
 def cancel(d: Decider, cmd: Cancel) -> None:
-    require_phase(d.state, *_LIVE, Phase.PAUSED, Phase.CONCLUDING, action="cancel")
     require_actor(d.state, cmd.actor, Role.OPERATOR, action="cancel a relationship")
+    require_phase(d.state, *_LIVE, Phase.PAUSED, Phase.CONCLUDING, action="cancel")
     finish(d, Outcome.CANCELLED, f"cancelled by the operator: {cmd.reason}", actor=cmd.actor)

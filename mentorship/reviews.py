@@ -48,8 +48,8 @@ def _thinnest(cadences: list[Cadence]) -> Cadence | None:
 
 def request_review(d: Decider, cmd: RequestReview) -> None:
     s = d.state
-    require_phase(s, Phase.ACTIVE, action="request a review")
     require_actor(s, cmd.actor, Role.MENTOR, Role.MENTEE, Role.OPERATOR, action="request a review")
+    require_phase(s, Phase.ACTIVE, action="request a review")
     detail = f"requested by the {cmd.actor.role.value}: {cmd.reason}"
     open_review(d, ev.ReviewReason.REQUESTED, detail)
 
@@ -75,8 +75,8 @@ def open_review(d: Decider, reason: ev.ReviewReason, detail: str) -> None:
 
 def submit_review(d: Decider, cmd: SubmitReview) -> None:
     s = d.state
-    require_phase(s, Phase.UNDER_REVIEW, action="submit a review")
     require_actor(s, cmd.actor, Role.MENTOR, Role.MENTEE, action="submit a review")
+    require_phase(s, Phase.UNDER_REVIEW, action="submit a review")
     review = s.open_review
     assert review is not None
     if cmd.review_number != review.number:

@@ -73,6 +73,18 @@ async def lifecycle(time_env: WorkflowEnvironment, settings: Settings) -> AsyncI
     ledger.dispose()
 
 
+@pytest.fixture
+async def dev_lifecycle(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Lifecycle]:
+    """Like `lifecycle`, on the real dev server: real time, real visibility."""
+    from activities.ledger_store import Ledger
+
+    ledger = Ledger.from_url(settings.resolved_ledger_url)
+    activities = lifecycle_activities(settings, ledger)
+    async with build_worker(dev_env.client, settings, activities):
+        yield Lifecycle(dev_env, settings, ledger)
+    ledger.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _quiet_structlog() -> Iterator[None]:
     yield

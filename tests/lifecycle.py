@@ -109,9 +109,13 @@ class Lifecycle:
             await self.env.sleep(moment - now)
 
     async def start(self, request: StartRelationship) -> Pair:
+        # Each test has its own task queue; its relationships get ids of their own too.
+        unique = f"{request.workflow_id}.{self.settings.task_queue}"
+        request = request.model_copy(update={"relationship_id": unique})
         started = await start_relationship(
             self.env.client, request, self.settings.task_queue, await self.now()
         )
+        assert started.created, f"{unique} already existed"
         return Pair(relationship_handle(self.env.client, started.relationship_id), self)
 
     def outbox(self) -> list[dict[str, Any]]:

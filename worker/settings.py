@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
 
+    # Payload encryption: "id:base64key" entries, comma-separated; the first (or
+    # codec_active_key) encrypts, every one decrypts, so old keys stay listed after rotation.
+    codec_keys: SecretStr | None = None
+    codec_keys_file: Path | None = None
+    codec_active_key: str | None = None
+    # The codec server that decodes payloads for the web UI and the `temporal` CLI.
+    codec_token: SecretStr | None = None
+    codec_host: str = "127.0.0.1"
+    codec_port: int = Field(default=8081, ge=1, le=65535)
+    codec_cors_origin: str | None = "http://localhost:8233"
+
     max_concurrent_activities: int = Field(default=100, ge=1, le=10_000)
     max_concurrent_workflow_tasks: int = Field(default=100, ge=1, le=10_000)
     max_cached_workflows: int = Field(default=10_000, ge=0, le=1_000_000)

@@ -162,12 +162,13 @@ class MentorshipWorkflow:
         log(
             "command applied", command=type(cmd).__name__, actor=str(cmd.actor), seq=self._state.seq
         )
-        await self._flush()
-        return UpdateResult(
+        result = UpdateResult(
             seq=self._state.seq,
             events=[r.event.type for r in outcome.recorded],
             phase=self._state.phase.value,
         )
+        await self._flush()  # the caller hears back once the ledger holds its events
+        return result
 
     def _commit(self, outcome: Outcome) -> None:
         if not outcome.changed:

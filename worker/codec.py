@@ -1,0 +1,205 @@
+"""Payload encryption, so names, emails, notes and feedback never reach Temporal in clear text.
+
+Every payload (workflow input, update arguments and results, activity data, query answers,
+failure details) is sealed with AES-GCM under a named key before it leaves the process. The
+key id travels in the payload's metadata, which is what makes rotation work: a new key
+encrypts from now on, while histories written under the old ones still open as long as those
+keys stay listed. Key material is held in memory only, never logged, never echoed in errors.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import SecretStr
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import PayloadCodec
+
+from worker.settings import Settings
+
+ENCODING = b"binary/encrypted"
+KEY_ID = "encryption-key-id"
+NONCE_BYTES = 12  # 96 bits, random per payload: GCM's recommended nonce size
+KEY_BYTES = (16, 24, 32)
+_KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+KEYS_VARIABLE = "MENTORFLOW_CODEC_KEYS"
+
+
+class CodecKeyError(ValueError):
+    """The key configuration is unusable; the message names the entry, never its secret."""
+
+
+class UnknownKeyError(ValueError):
+    """A payload was sealed with a key this process does not hold."""
+
+    def __init__(self, key_id: str, known: Sequence[str]) -> None:
+        super().__init__(
+            f"payload is encrypted with key '{key_id}', which is not configured here "
+            f"(known keys: {', '.join(known)}); add '{key_id}' to {KEYS_VARIABLE} "
+            "(or the keys file) to read it, and keep old keys listed after a rotation"
+        )
+        self.key_id = key_id
+
+
+class DecryptionError(ValueError):
+    """A payload did not authenticate under the key its metadata names."""
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """Named AES keys: one encrypts, all decrypt."""
+
+    active: str
+    keys: Mapping[str, AESGCM] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.active not in self.keys:
+            raise CodecKeyError(
+                f"the active key '{self.active}' is not among the configured keys "
+                f"({', '.join(self.keys)}); set MENTORFLOW_CODEC_ACTIVE_KEY to one of them"
+            )
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.keys)
+
+    @classmethod
+    def parse(cls, spec: str, active: str | None = None, source: str = KEYS_VARIABLE) -> KeyRing:
+        """Read `id:base64key` entries separated by commas or lines; `#` starts a comment."""
+        keys: dict[str, AESGCM] = {}
+        entries = [e.strip() for line in spec.splitlines() for e in line.split("#")[0].split(",")]
+        for number, entry in enumerate((e for e in entries if e), start=1):
+            key_id, key = _parse_entry(entry, number, source)
+            if key_id in keys:
+                raise CodecKeyError(f"{source}: key id '{key_id}' is listed twice; ids are unique")
+            keys[key_id] = AESGCM(key)
+        if not keys:
+            raise CodecKeyError(
+                f"{source} lists no keys; give at least one as id:base64key "
+                "(`mentorflow codec-key` prints a new one)"
+            )
+        return cls(active=active or next(iter(keys)), keys=keys)
+
+
+def _parse_entry(entry: str, number: int, source: str) -> tuple[str, bytes]:
+    where = f"{source} entry {number}"
+    key_id, sep, encoded = entry.partition(":")
+    key_id = key_id.strip()
+    if not sep:
+        raise CodecKeyError(f"{where} has no ':'; write each key as id:base64key")
+    if not _KEY_ID_PATTERN.match(key_id):
+        # not echoed: a swapped entry (key:id) would put the key here
+        raise CodecKeyError(
+            f"{where}: the key id (before ':') must be 1-64 letters, digits, '.', '_' or '-'; "
+            "write each key as id:base64key"
+        )
+    try:
+        key = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise CodecKeyError(
+            f"{where} (key '{key_id}') is not valid base64; `mentorflow codec-key` prints one"
+        ) from None
+    if len(key) not in KEY_BYTES:
+        raise CodecKeyError(
+            f"{where} (key '{key_id}') decodes to {len(key)} bytes; AES needs 16, 24 or 32 "
+            "(32 recommended)"
+        )
+    return key_id, key
+
+
+def generate_key(key_id: str) -> str:
+    """A fresh 256-bit key as an `id:base64key` entry."""
+    if not _KEY_ID_PATTERN.match(key_id):
+        raise CodecKeyError(f"key id '{key_id}' must be 1-64 letters, digits, '.', '_' or '-'")
+    return f"{key_id}:{base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}"
+
+
+class EncryptionCodec(PayloadCodec):
+    """AES-GCM per payload; the key id is also the associated data, so it cannot be swapped."""
+
+    def __init__(self, keys: KeyRing) -> None:
+        self._keys = keys
+
+    @property
+    def active_key(self) -> str:
+        return self._keys.active
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.encrypt(p) for p in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.decrypt(p) for p in payloads]
+
+    def encrypt(self, payload: Payload) -> Payload:
+        key_id = self._keys.active
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._keys.keys[key_id].encrypt(
+            nonce, payload.SerializeToString(), key_id.encode()
+        )
+        return Payload(
+            metadata={"encoding": ENCODING, KEY_ID: key_id.encode()}, data=nonce + sealed
+        )
+
+    def decrypt(self, payload: Payload) -> Payload:
+        """Open a sealed payload; one that was never encrypted passes through unchanged,
+        so relationships started before encryption was switched on still read."""
+        if payload.metadata.get("encoding") != ENCODING:
+            return payload
+        key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
+        key = self._keys.keys.get(key_id)
+        if key is None:
+            raise UnknownKeyError(key_id or "(none)", self._keys.ids)
+        try:
+            plain = key.decrypt(
+                payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], key_id.encode()
+            )
+        except (InvalidTag, ValueError):
+            raise DecryptionError(
+                f"payload encrypted with key '{key_id}' does not authenticate: the key "
+                f"configured as '{key_id}' is not the one that sealed it, or the payload was "
+                "altered; check the key material listed under that id"
+            ) from None
+        opened = Payload()
+        opened.ParseFromString(plain)
+        return opened
+
+
+def keyring_from(settings: Settings) -> KeyRing | None:
+    """The configured keys, from MENTORFLOW_CODEC_KEYS or the file MENTORFLOW_CODEC_KEYS_FILE;
+    None when neither is set (payloads then travel unencrypted)."""
+    if settings.codec_keys is not None and settings.codec_keys_file is not None:
+        raise CodecKeyError(
+            "both MENTORFLOW_CODEC_KEYS and MENTORFLOW_CODEC_KEYS_FILE are set; keep one"
+        )
+    if settings.codec_keys is not None:
+        return KeyRing.parse(settings.codec_keys.get_secret_value(), settings.codec_active_key)
+    if settings.codec_keys_file is not None:
+        return KeyRing.parse(
+            _read_secret_file(settings.codec_keys_file).get_secret_value(),
+            settings.codec_active_key,
+            source=f"MENTORFLOW_CODEC_KEYS_FILE ({settings.codec_keys_file})",
+        )
+    return None
+
+
+def _read_secret_file(path: Path) -> SecretStr:
+    try:
+        return SecretStr(path.read_text())
+    except OSError as err:
+        raise CodecKeyError(
+            f"MENTORFLOW_CODEC_KEYS_FILE: cannot read {path} ({err.strerror}); "
+            "check the path and its permissions"
+        ) from None
+
+
+def codec_from(settings: Settings) -> EncryptionCodec | None:
+    keys = keyring_from(settings)
+    return EncryptionCodec(keys) if keys else None
