@@ -17,7 +17,7 @@ from activities.delivery import Deliverer
 from activities.ledger_records import to_entry
 from activities.ledger_store import Ledger
 from mentorship.notifications import Notification
-from workflows.contract import RECORD_EVENTS, SEND_NOTIFICATION, EventBatch
+from workflows.contract import RECORD_EVENTS, SEND_NOTIFICATION, BatchResult, EventBatch
 
 log = structlog.get_logger("mentorflow.activities")
 
@@ -28,16 +28,41 @@ class LifecycleActivities:
         self.deliverer = deliverer
 
     @activity.defn(name=RECORD_EVENTS)
-    async def record_events(self, batch: EventBatch) -> int:
+    async def record_events(self, batch: EventBatch) -> BatchResult:
+        """Append the events, then try each notification once.
+
+        Runs as a local activity: in the common case a whole decision costs the workflow one
+        history event. A delivery that fails here is not retried here (that would hold the
+        workflow task); it goes back to the workflow, which retries it durably with
+        `send_notification`. Only a failed ledger write fails this activity.
+        """
         entries = [to_entry(r) for r in batch.events]
-        added = await asyncio.to_thread(self.ledger.append, entries)
+        added = await asyncio.to_thread(self.ledger.append, entries) if entries else 0
+        result = BatchResult(recorded=added)
+        for notification in batch.notifications:
+            await self._first_attempt(notification, result)
         log.debug(
             "events recorded",
             relationship_id=batch.relationship_id,
             added=added,
             last_seq=entries[-1].seq if entries else None,
+            retry=len(result.retry),
         )
-        return added
+        return result
+
+    async def _first_attempt(self, notification: Notification, result: BatchResult) -> None:
+        try:
+            await self.deliverer.deliver(notification)
+        except PermanentDeliveryError as failure:
+            result.failed[notification.key] = str(failure)
+        except Exception as failure:  # handed to the durable path, which retries and reports
+            log.warning(
+                "notification will be retried",
+                relationship_id=notification.relationship_id,
+                key=notification.key,
+                error=f"{type(failure).__name__}: {failure}",
+            )
+            result.retry.append(notification.key)
 
     @activity.defn(name=SEND_NOTIFICATION)
     async def send_notification(self, notification: Notification) -> None:

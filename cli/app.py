@@ -18,6 +18,7 @@ def _register() -> None:
     from cli import (  # noqa: F401
         action_commands,
         audit_commands,
+        codec_command,
         demo_command,
         relationship_commands,
         report_commands,

@@ -73,7 +73,9 @@ def next_health_check(state: RelationshipState, now: datetime) -> datetime | Non
         and item.due_at is not None
     ]
     limit = silence_limit(state)
-    if limit is not None:
+    if limit is not None and state.next_meeting is None:
+        # With a meeting on the calendar its own timers wake the lifecycle well before the
+        # silence limit; a timer chasing every new activity would only churn history.
         moments.append(limit)
     upcoming = [m for m in moments if m > now]
     return min(upcoming) if upcoming else None

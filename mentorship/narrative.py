@@ -9,7 +9,7 @@ Pure: the same record always reads the same, so exports and reports can quote it
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -106,7 +106,16 @@ def _day(value: date | datetime) -> str:
 
 
 def _count(n: int, noun: str) -> str:
+    if n == 0:
+        return f"no {noun}s"
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _duration(seconds: float) -> str:
+    days, rest = divmod(round(seconds), 86_400)
+    hours, rest = divmod(rest, 3_600)
+    parts = [_count(days, "day") if days else "", _count(hours, "hour") if hours else ""]
+    return " ".join(p for p in parts if p) or _count(max(rest // 60, 1), "minute")
 
 
 def _listed(items: Iterable[str]) -> str:
@@ -211,7 +220,8 @@ def _escalated(e: ev.OnboardingEscalated) -> str:
 
 @_on(ev.ReminderSent)
 def _reminded(e: ev.ReminderSent) -> str:
-    return f"sent a {e.purpose} reminder to the {_roles(e.to)}"
+    prompt = e.purpose if e.purpose.endswith("reminder") else f"{e.purpose} reminder"
+    return f"sent the {prompt} to the {_roles(e.to)}"
 
 
 # Cadence
@@ -277,8 +287,8 @@ def _mentor_feedback(e: ev.MentorFeedbackGiven) -> str:
 @_on(ev.MenteeFeedbackGiven)
 def _mentee_feedback(e: ev.MenteeFeedbackGiven) -> str:
     return (
-        f"gave mentee feedback for loop {e.loop}: {_count(len(e.what_helps), 'thing')} that "
-        f"help, {_count(len(e.what_to_change), 'thing')} to change"
+        f"gave mentee feedback for loop {e.loop}: {_count(len(e.what_helps), 'point')} on what "
+        f"helps, {_count(len(e.what_to_change), 'point')} on what to change"
     )
 
 
@@ -346,7 +356,7 @@ def _paused(e: ev.Paused) -> str:
 
 @_on(ev.Resumed)
 def _resumed(e: ev.Resumed) -> str:
-    paused = timedelta(seconds=round(e.paused_for_seconds))
+    paused = _duration(e.paused_for_seconds)
     return f"resumed the relationship after {paused} paused; pending deadlines moved on as much"
 
 
@@ -383,6 +393,6 @@ def _concluded(e: ev.Concluded) -> str:
     outcome = e.outcome.value.replace("_", " ")
     return (
         f"concluded the relationship as {outcome} ({e.reason}) after "
-        f"{_count(s.duration_days, 'day')}: {_count(s.meetings_held, 'meeting')} held, {s.meetings_missed} missed, "
-        f"{_count(s.loops_closed, 'feedback loop')} closed"
+        f"{_count(s.duration_days, 'day')}: {_count(s.meetings_held, 'meeting')} held, "
+        f"{s.meetings_missed} missed, {_count(s.loops_closed, 'feedback loop')} closed"
     )

@@ -14,7 +14,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MENTORFLOW_", env_file=".env", extra="ignore")
+    # An empty variable means "not set": compose files pass optional ones as ${VAR:-}.
+    model_config = SettingsConfigDict(
+        env_prefix="MENTORFLOW_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     temporal_address: str = Field(
         default="127.0.0.1:7233",
@@ -56,8 +59,13 @@ class Settings(BaseSettings):
     max_concurrent_activities: int = Field(default=100, ge=1, le=10_000)
     max_concurrent_workflow_tasks: int = Field(default=100, ge=1, le=10_000)
     max_cached_workflows: int = Field(default=10_000, ge=0, le=1_000_000)
+    # Observability: Temporal SDK metrics for Prometheus at http://<metrics_host>:<metrics_port>/metrics
+    # (off unless a port is set), logs as console lines or JSON, OpenTelemetry spans on request.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
     log_format: Literal["console", "json"] = "console"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    tracing: bool = False
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

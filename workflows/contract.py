@@ -45,13 +45,23 @@ class RelationshipInput(BaseModel):
     relationship_id: str
     request: StartRelationship
     state: RelationshipState | None = None
-    unsent: list[Notification] = Field(default_factory=list)
     run: int = 1
 
 
 class EventBatch(BaseModel):
+    """Events to append, and the notifications they caused, for a first delivery attempt."""
+
     relationship_id: str
     events: list[Recorded]
+    notifications: list[Notification] = Field(default_factory=list)
+
+
+class BatchResult(BaseModel):
+    """What the fast path could not finish: retried durably, or reported to the operator."""
+
+    recorded: int
+    retry: list[str] = Field(default_factory=list)
+    failed: dict[str, str] = Field(default_factory=dict)
 
 
 class UpdateResult(BaseModel):

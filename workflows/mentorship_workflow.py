@@ -9,8 +9,7 @@ Timers come from the domain too: the run loop sleeps until the next deadline and
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -32,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         RECORD_EVENTS,
         SEND_NOTIFICATION,
         UPDATES,
+        BatchResult,
         EventBatch,
         RelationshipInput,
         RelationshipResult,
@@ -76,18 +76,19 @@ class MentorshipWorkflow:
         self._input = input
         self._run = input.run
         self._pending: list[Recorded] = []
+        self._outbox: list[Notification] = []
         self._in_flight = 0
         self._wake = False
         self._boundary = False
         self._flushing = asyncio.Lock()
         self._indexed: dict[str, object] = {}
+        self._alarm: asyncio.Task[None] | None = None
+        self._armed_for: datetime | None = None
         if input.state is None:
             self._state = RelationshipState(id=input.relationship_id)
             self._commit(start(input.request, input.relationship_id, workflow.now()))
         else:
             self._state = input.state
-            for notification in input.unsent:
-                self._dispatch(notification)
 
     @workflow.run
     async def run(self, input: RelationshipInput) -> RelationshipResult:
@@ -98,11 +99,8 @@ class MentorshipWorkflow:
                 await self._continue_as_new()
             await self._sleep_until_due()
             self._commit(tick(self._state, workflow.now()))
-        await self._flush()
-        await workflow.wait_condition(
-            lambda: self._in_flight == 0 and workflow.all_handlers_finished()
-        )
-        await self._flush()
+        self._disarm()
+        await self._drain()
         assert self._state.outcome is not None
         log("relationship concluded", outcome=self._state.outcome.value)
         return RelationshipResult(
@@ -177,33 +175,63 @@ class MentorshipWorkflow:
         self._pending.extend(outcome.recorded)
         if any(isinstance(r.event, ReviewDecided) for r in outcome.recorded):
             self._boundary = True
-        for notification in outcome.notifications:
-            self._dispatch(notification)
+        self._outbox.extend(outcome.notifications)
         self._index()
         self._wake = True
 
     # The run loop
 
     async def _sleep_until_due(self) -> None:
+        """Wait for the next deadline or for a handler to change something."""
         self._wake = False
         now = workflow.now()
         deadline = next_deadline(self._state, now)
         if deadline is not None and deadline <= now:
             return
-        timeout = (deadline - now) if deadline is not None else None
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(lambda: self._wake, timeout=timeout)
+        self._arm(deadline, now)
+        await workflow.wait_condition(lambda: self._wake or self._alarm_rang())
+
+    def _arm(self, deadline: datetime | None, now: datetime) -> None:
+        """Keep one durable timer, replaced only when the deadline moves.
+
+        Most updates leave the next deadline where it was; cancelling and restarting the timer
+        on each would add two history events per update for nothing.
+        """
+        if deadline == self._armed_for and self._alarm is not None and not self._alarm.done():
+            return
+        self._disarm()
+        self._armed_for = deadline
+        if deadline is not None:
+            self._alarm = asyncio.create_task(workflow.sleep(deadline - now))
+
+    def _disarm(self) -> None:
+        if self._alarm is not None and not self._alarm.done():
+            self._alarm.cancel()
+        self._alarm, self._armed_for = None, None
+
+    def _alarm_rang(self) -> bool:
+        return self._alarm is not None and self._alarm.done()
+
+    async def _drain(self) -> None:
+        """Let handlers, the ledger and every delivery finish before the run ends."""
+        while True:
+            await workflow.wait_condition(
+                lambda: self._in_flight == 0 and workflow.all_handlers_finished()
+            )
+            await self._flush()
+            if self._in_flight == 0 and workflow.all_handlers_finished():
+                return
 
     def _ready_to_continue(self) -> bool:
         info = workflow.info()
         too_long = info.get_current_history_length() >= self._state.policy.history_event_limit
         wanted = self._boundary or too_long or info.is_continue_as_new_suggested()
-        return wanted and not self._pending and workflow.all_handlers_finished()
+        quiet = not self._pending and not self._outbox and self._in_flight == 0
+        return wanted and quiet and workflow.all_handlers_finished()
 
     async def _continue_as_new(self) -> None:
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._flush()
-        await workflow.wait_condition(lambda: self._in_flight == 0)
+        self._disarm()
+        await self._drain()
         log("continuing as new", run=self._run, seq=self._state.seq)
         workflow.continue_as_new(
             RelationshipInput(
@@ -217,19 +245,32 @@ class MentorshipWorkflow:
     # Side effects
 
     async def _flush(self) -> None:
-        """Append queued events to the ledger, in order, one batch at a time."""
+        """Record queued events and first-attempt their notifications, in order, in batches."""
         async with self._flushing:
-            while self._pending:
-                batch = list(self._pending)
-                await workflow.execute_local_activity(
+            while self._pending or self._outbox:
+                events, notifications = list(self._pending), list(self._outbox)
+                result: BatchResult = await workflow.execute_local_activity(
                     RECORD_EVENTS,
-                    EventBatch(relationship_id=self._state.id, events=batch),
-                    start_to_close_timeout=timedelta(seconds=30),
+                    EventBatch(
+                        relationship_id=self._state.id, events=events, notifications=notifications
+                    ),
+                    result_type=BatchResult,
+                    start_to_close_timeout=timedelta(seconds=60),
                     retry_policy=LEDGER_RETRY,
                 )
-                del self._pending[: len(batch)]
+                del self._pending[: len(events)]
+                del self._outbox[: len(notifications)]
+                self._follow_up(notifications, result)
+
+    def _follow_up(self, sent: list[Notification], result: BatchResult) -> None:
+        by_key = {n.key: n for n in sent}
+        for key in result.retry:
+            self._dispatch(by_key[key])
+        for key, error in result.failed.items():
+            self._report_failure(by_key[key], error)
 
     def _dispatch(self, notification: Notification) -> None:
+        """Retry a delivery durably, with backoff, without holding the lifecycle back."""
         self._in_flight += 1
         asyncio.create_task(self._send(notification))  # noqa: RUF006 counted by _in_flight
 
@@ -243,17 +284,16 @@ class MentorshipWorkflow:
                 retry_policy=NOTIFY_RETRY,
             )
         except ActivityError as failure:
-            self._report_failure(notification, failure)
+            self._report_failure(notification, str(failure.cause or failure))
         finally:
             self._in_flight -= 1
             self._wake = True
 
-    def _report_failure(self, notification: Notification, failure: ActivityError) -> None:
-        cause = str(failure.cause) if failure.cause else str(failure)
-        log("notification failed", key=notification.key, error=cause)
+    def _report_failure(self, notification: Notification, error: str) -> None:
+        log("notification failed", key=notification.key, error=error)
         if notification.kind is NotificationKind.DELIVERY_FAILED or self._state.operator is None:
             return
-        self._dispatch(
+        self._outbox.append(
             Notification(
                 key=f"{notification.key}:failed",
                 kind=NotificationKind.DELIVERY_FAILED,
@@ -266,10 +306,11 @@ class MentorshipWorkflow:
                     "failed_key": notification.key,
                     "failed_kind": notification.kind.value,
                     "recipient": ", ".join(r.person.email for r in notification.recipients),
-                    "error": cause,
+                    "error": error,
                 },
             )
         )
+        self._wake = True
 
     def _index(self) -> None:
         s = self._state

@@ -1,0 +1,508 @@
+"""What participants and operators do to a relationship: one command per workflow update.
+
+Every command goes through `perform`: the body comes from flags over an optional --file, the
+actor from --as/--actor-id (by default the party's own id from the relationship), and a
+rejection comes back as one line naming the field, exactly as the domain phrased it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from cli import connection
+from cli.app import app
+from cli.output import console, fail, print_json, table, validation_message
+from cli.relationship_commands import fetch_status, given, merge, read_mapping
+from mentorship import commands as c
+from mentorship.cadence import Cadence, MeetingFormat
+from mentorship.participants import Actor, Role
+from worker.relationships import act
+from workflows.contract import UpdateResult
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+
+class Party(StrEnum):
+    MENTOR = "mentor"
+    MENTEE = "mentee"
+
+
+class Anyone(StrEnum):
+    MENTOR = "mentor"
+    MENTEE = "mentee"
+    OPERATOR = "operator"
+
+
+Id = Annotated[str, typer.Argument(help="The relationship's id.")]
+FileOpt = Annotated[
+    Path | None,
+    typer.Option("--file", "-f", help="YAML or JSON with the command's fields; flags override."),
+]
+ActorId = Annotated[
+    str | None, typer.Option("--actor-id", help="Who acts; default the party's id.")
+]
+OperatorId = Annotated[
+    str | None,
+    typer.Option(
+        "--actor-id", envvar="MENTORFLOW_OPERATOR_ID", help="Operator id; default the program's."
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+Reason = Annotated[str | None, typer.Option(help="Why, in a sentence.")]
+Texts = Annotated[list[str] | None, typer.Option()]
+FormatOpt = Annotated[MeetingFormat | None, typer.Option("--format")]
+CadenceOpt = Annotated[
+    str | None, typer.Option(help="weekly, biweekly, monthly, quarterly or 'every N days'.")
+]
+
+
+# --------------------------------------------------------------------------- the one helper
+
+
+def perform(
+    command: type[c.Command],
+    relationship_id: str,
+    role: Role,
+    actor_id: str | None,
+    file: Path | None,
+    as_json: bool,
+    fields: dict[str, Any],
+    defaults: dict[str, Any] | None = None,
+) -> None:
+    """Build the command from defaults < file < flags, name its actor, send it, show the answer."""
+    body = merge(merge(defaults or {}, read_mapping(file) if file else {}), given(fields))
+    body.pop("actor", None)  # the actor is who runs the command, never what a file claims
+    _build(command, body, Actor(role=role, id=actor_id or "placeholder"))  # fail before connecting
+
+    async def work() -> UpdateResult:
+        client = await connection.client()
+        actor = Actor(role=role, id=actor_id or await _party_id(client, relationship_id, role))
+        return await _send(client, relationship_id, _build(command, body, actor))
+
+    result = connection.run(work)
+    if as_json:
+        print_json({"relationship_id": relationship_id, **result.model_dump(mode="json")})
+        return
+    rows = [[relationship_id, result.phase, result.seq, ", ".join(result.events) or "-"]]
+    console.print(table(f"{command.__name__} accepted", ("relationship", "phase", "seq", "events"), rows))
+
+
+def _build(command: type[c.Command], body: dict[str, Any], actor: Actor) -> c.Command:
+    try:
+        return command.model_validate({**body, "actor": actor.model_dump()})
+    except ValidationError as err:
+        fail(validation_message(err))
+
+
+async def _party_id(client: Client, relationship_id: str, role: Role) -> str:
+    state = (await fetch_status(client, relationship_id)).state
+    return state.party(role).id
+
+
+async def _send(client: Client, relationship_id: str, command: c.Command) -> UpdateResult:
+    try:
+        return await act(client, relationship_id, command)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        fail(f"rejected: {getattr(cause, 'message', None) or cause or err}")
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            fail(
+                f"relationship '{relationship_id}' is not running (unknown id, or it has "
+                "concluded); check `mentorflow list`"
+            )
+        raise
+
+
+def parsed(field: str, parse: Callable[[S], T], value: S | None) -> T | None:
+    """A flag turned into a domain value, or a one-line reason naming the field."""
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except ValueError as err:
+        fail(f"{field}: {err}")
+
+
+def cadence(text: str) -> dict[str, Any]:
+    return Cadence.parse(text).model_dump(mode="json")
+
+
+def ratings(pairs: list[str]) -> dict[str, int]:
+    out = {}
+    for pair in pairs:
+        objective, sep, value = pair.partition("=")
+        if not sep or not value.strip().isdigit():
+            raise ValueError(f"'{pair}' is not OBJECTIVE=RATING; write e.g. o1=4")
+        out[objective.strip()] = int(value)
+    return out
+
+
+def areas(texts: list[str], due_in_days: int | None) -> list[dict[str, Any]]:
+    out = []
+    for text in texts:
+        behaviour, sep, step = text.partition("=>")
+        if not sep:
+            raise ValueError(f"'{text}' has no '=>'; write 'behaviour seen => suggested next step'")
+        out.append(
+            given(
+                {
+                    "behaviour": behaviour.strip(),
+                    "suggested_step": step.strip(),
+                    "due_in_days": due_in_days,
+                }
+            )
+        )
+    return out
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _nested(**fields: Any) -> dict[str, Any] | None:
+    """A sub-object only when one of its flags was given."""
+    return given(fields) or None
+
+
+# --------------------------------------------------------------------------- onboarding
+
+
+@app.command()
+def goals(
+    relationship_id: Id,
+    objective: Annotated[list[str] | None, typer.Option(help="A learning objective (repeat).")] = None,
+    challenge: Annotated[list[str] | None, typer.Option(help="A current challenge (repeat).")] = None,
+    proposed_cadence: CadenceOpt = None,
+    proposed_format: Annotated[MeetingFormat | None, typer.Option()] = None,
+    as_: Annotated[Party, typer.Option("--as")] = Party.MENTEE,
+    actor_id: ActorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The mentee's learning objectives, challenges, proposed cadence and format."""
+    fields = {
+        "objectives": objective,
+        "challenges": challenge,
+        "proposed_cadence": parsed("proposed_cadence", cadence, proposed_cadence),
+        "proposed_format": proposed_format,
+    }
+    perform(c.SubmitGoals, relationship_id, Role(as_), actor_id, file, as_json, fields)
+
+
+@app.command()
+def commitment(
+    relationship_id: Id,
+    capacity: Annotated[float | None, typer.Option(help="Meetings a month at most.")] = None,
+    availability: Annotated[str | None, typer.Option()] = None,
+    expertise: Annotated[list[str] | None, typer.Option(help="An area of expertise (repeat).")] = None,
+    communication: Annotated[str | None, typer.Option(help="Preferred channel.")] = None,
+    boundary: Annotated[list[str] | None, typer.Option(help="A boundary (repeat).")] = None,
+    as_: Annotated[Party, typer.Option("--as")] = Party.MENTOR,
+    actor_id: ActorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The mentor's availability, capacity, expertise, communication and boundaries."""
+    fields = {
+        "capacity_per_month": capacity,
+        "availability": availability,
+        "expertise": expertise,
+        "communication": communication,
+        "boundaries": boundary,
+    }
+    perform(c.SubmitCommitment, relationship_id, Role(as_), actor_id, file, as_json, fields)
+
+
+@app.command()
+def confirm(
+    relationship_id: Id,
+    as_: Annotated[Party, typer.Option("--as")],
+    cadence_: Annotated[str | None, typer.Option("--cadence", help="Agreed cadence.")] = None,
+    format_: FormatOpt = None,
+    first_meeting: Annotated[
+        str | None, typer.Option(help="ISO time with offset, e.g. 2026-03-02T15:00:00Z.")
+    ] = None,
+    session_minutes: Annotated[int | None, typer.Option()] = None,
+    actor_id: ActorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Confirm the agreement; without terms, the mentee's proposal (or pending terms) stands."""
+    terms = _nested(
+        cadence=parsed("terms.cadence", cadence, cadence_),
+        format=format_,
+        first_meeting_at=first_meeting,
+        session_minutes=session_minutes,
+    )
+    perform(c.ConfirmAgreement, relationship_id, Role(as_), actor_id, file, as_json, {"terms": terms})
+
+
+# --------------------------------------------------------------------------- meetings
+
+
+@app.command()
+def agenda(
+    relationship_id: Id,
+    meeting: Annotated[int | None, typer.Option(help="Meeting number.")] = None,
+    item: Annotated[list[str] | None, typer.Option(help="An agenda item (repeat).")] = None,
+    as_: Annotated[Party, typer.Option("--as")] = Party.MENTEE,
+    actor_id: ActorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The mentee's agenda for an upcoming meeting; the mentor gets it with the reminder."""
+    fields = {"meeting_number": meeting, "items": item}
+    perform(c.SubmitAgenda, relationship_id, Role(as_), actor_id, file, as_json, fields)
+
+
+@app.command("log-meeting")
+def log_meeting(
+    relationship_id: Id,
+    as_: Annotated[Party, typer.Option("--as")],
+    meeting: Annotated[int | None, typer.Option(help="Default: the next scheduled one.")] = None,
+    held_at: Annotated[str | None, typer.Option(help="ISO time with offset; default now.")] = None,
+    duration: Annotated[int | None, typer.Option(help="Minutes.")] = None,
+    format_: FormatOpt = None,
+    notes: Annotated[str | None, typer.Option()] = None,
+    action_item: Annotated[list[str] | None, typer.Option(help="An action item (repeat).")] = None,
+    win: Annotated[list[str] | None, typer.Option(help="A win to celebrate (repeat).")] = None,
+    actor_id: ActorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Log a meeting that was held: notes, action items, wins."""
+    fields = {
+        "meeting_number": meeting,
+        "held_at": held_at,
+        "duration_minutes": duration,
+        "format": format_,
+        "notes": notes,
+        "action_items": action_item,
+        "wins": win,
+    }
+    defaults = {"held_at": now_iso(), "duration_minutes": 60}
+    perform(c.LogMeeting, relationship_id, Role(as_), actor_id, file, as_json, fields, defaults)
+
+
+@app.command()
+def reschedule(
+    relationship_id: Id,
+    as_: Annotated[Party, typer.Option("--as")],
+    meeting: Annotated[int | None, typer.Option(help="Meeting number.")] = None,
+    to: Annotated[str | None, typer.Option(help="New ISO time with offset.")] = None,
+    reason: Reason = None,
+    actor_id: ActorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move a scheduled meeting; both get an updated invite."""
+    fields = {"meeting_number": meeting, "new_time": to, "reason": reason}
+    perform(c.RescheduleMeeting, relationship_id, Role(as_), actor_id, file, as_json, fields)
+
+
+@app.command()
+def progress(
+    relationship_id: Id,
+    as_: Annotated[Party, typer.Option("--as")],
+    item: Annotated[str | None, typer.Option(help="Action item id, e.g. m1-1 or f1-1.")] = None,
+    status: Annotated[c.ItemStatus | None, typer.Option()] = None,
+    note: Annotated[str | None, typer.Option()] = None,
+    actor_id: ActorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Report progress on an action item; done items of an action plan close its loop."""
+    fields = {"item_id": item, "status": status, "note": note}
+    perform(c.ReportProgress, relationship_id, Role(as_), actor_id, file, as_json, fields)
+
+
+# --------------------------------------------------------------------------- feedback and reviews
+
+
+@app.command()
+def feedback(
+    relationship_id: Id,
+    as_: Annotated[Party, typer.Option("--as", help="mentor: to the mentee; mentee: to the mentor.")],
+    loop: Annotated[int | None, typer.Option(help="Feedback loop number.")] = None,
+    strength: Annotated[list[str] | None, typer.Option(help="Mentor: a strength (repeat).")] = None,
+    area: Annotated[
+        list[str] | None,
+        typer.Option(help="Mentor: 'behaviour seen => suggested next step' (repeat)."),
+    ] = None,
+    due_in_days: Annotated[int | None, typer.Option(help="Mentor: days for each step.")] = None,
+    helps: Annotated[list[str] | None, typer.Option(help="Mentee: what helps (repeat).")] = None,
+    change: Annotated[list[str] | None, typer.Option(help="Mentee: what to change (repeat).")] = None,
+    actor_id: ActorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Feedback in either direction: the mentor's form makes an action plan."""
+    command = c.GiveMentorFeedback if as_ is Party.MENTOR else c.GiveMenteeFeedback
+    fields = {
+        "loop_number": loop,
+        "strengths": strength,
+        "development_areas": parsed(
+            "development_areas", lambda texts: areas(texts, due_in_days), area
+        ),
+        "what_helps": helps,
+        "what_to_change": change,
+    }
+    perform(command, relationship_id, Role(as_), actor_id, file, as_json, fields)
+
+
+@app.command()
+def review(
+    relationship_id: Id,
+    as_: Annotated[Party, typer.Option("--as")],
+    number: Annotated[int | None, typer.Option(help="Review number.")] = None,
+    effectiveness: Annotated[int | None, typer.Option(help="1 to 5.")] = None,
+    progress_: Annotated[
+        list[str] | None, typer.Option("--progress", help="OBJECTIVE=RATING, e.g. o1=4 (repeat).")
+    ] = None,
+    decision: Annotated[c.ReviewDecision | None, typer.Option()] = None,
+    comment: Annotated[str | None, typer.Option()] = None,
+    new_cadence: CadenceOpt = None,
+    new_format: Annotated[MeetingFormat | None, typer.Option()] = None,
+    add_objective: Texts = None,
+    retire_objective: Texts = None,
+    actor_id: ActorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rate the relationship and choose: continue, evolve (new cadence/goals) or conclude."""
+    fields = {
+        "review_number": number,
+        "effectiveness": effectiveness,
+        "progress": parsed("progress", ratings, progress_),
+        "decision": decision,
+        "comment": comment,
+        "evolution": _nested(
+            cadence=parsed("evolution.cadence", cadence, new_cadence),
+            format=new_format,
+            add_objectives=add_objective,
+            retire_objectives=retire_objective,
+        ),
+    }
+    perform(c.SubmitReview, relationship_id, Role(as_), actor_id, file, as_json, fields)
+
+
+@app.command("request-review")
+def request_review(
+    relationship_id: Id,
+    as_: Annotated[Anyone, typer.Option("--as")],
+    reason: Reason = None,
+    actor_id: ActorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask for a review now rather than at the next periodic one."""
+    perform(c.RequestReview, relationship_id, Role(as_), actor_id, file, as_json, {"reason": reason})
+
+
+# --------------------------------------------------------------------------- conclusion
+
+
+@app.command()
+def conclude(
+    relationship_id: Id,
+    as_: Annotated[Anyone, typer.Option("--as", help="mentor, mentee or operator.")],
+    reason: Reason = None,
+    actor_id: ActorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """End the relationship gracefully; both are asked for closing reflections."""
+    perform(c.Conclude, relationship_id, Role(as_), actor_id, file, as_json, {"reason": reason})
+
+
+@app.command()
+def reflect(
+    relationship_id: Id,
+    as_: Annotated[Party, typer.Option("--as")],
+    highlight: Texts = None,
+    win: Texts = None,
+    goal_met: Annotated[list[str] | None, typer.Option(help="Objective id, e.g. o1 (repeat).")] = None,
+    next_steps: Annotated[str | None, typer.Option()] = None,
+    actor_id: ActorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A closing reflection: highlights, wins, goals met, what next."""
+    fields = {"highlights": highlight, "wins": win, "goals_met": goal_met, "next_steps": next_steps}
+    perform(c.SubmitReflection, relationship_id, Role(as_), actor_id, file, as_json, fields)
+
+
+# --------------------------------------------------------------------------- operator
+
+
+@app.command()
+def pause(
+    relationship_id: Id,
+    reason: Reason = None,
+    actor_id: OperatorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Operator: hold every timer until resumed (leave, holidays, a reorganisation)."""
+    perform(c.Pause, relationship_id, Role.OPERATOR, actor_id, file, as_json, {"reason": reason})
+
+
+@app.command()
+def resume(
+    relationship_id: Id,
+    actor_id: OperatorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Operator: carry on; every pending deadline moves by the time spent paused."""
+    perform(c.Resume, relationship_id, Role.OPERATOR, actor_id, file, as_json, {})
+
+
+@app.command()
+def extend(
+    relationship_id: Id,
+    end_date: Annotated[str | None, typer.Option(help="New end date, YYYY-MM-DD.")] = None,
+    actor_id: OperatorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Operator: move the planned end date later."""
+    fields = {"end_date": end_date}
+    perform(c.ExtendEndDate, relationship_id, Role.OPERATOR, actor_id, file, as_json, fields)
+
+
+@app.command("cadence")
+def change_cadence(
+    relationship_id: Id,
+    cadence_: Annotated[str | None, typer.Option("--cadence", help="The new cadence.")] = None,
+    reason: Reason = None,
+    actor_id: OperatorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Operator: change how often the pair meets; the next meeting moves to match."""
+    fields = {"cadence": parsed("cadence", cadence, cadence_), "reason": reason}
+    perform(c.ChangeCadence, relationship_id, Role.OPERATOR, actor_id, file, as_json, fields)
+
+
+@app.command()
+def cancel(
+    relationship_id: Id,
+    reason: Reason = None,
+    actor_id: OperatorId = None,
+    file: FileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Operator: end the relationship now, without reflections, recorded as cancelled."""
+    perform(c.Cancel, relationship_id, Role.OPERATOR, actor_id, file, as_json, {"reason": reason})

@@ -1,0 +1,529 @@
+"""`mentorflow history` and `mentorflow audit`: what happened, the state on any date, proof.
+
+History, verify and export read only the ledger, so they work years after Temporal dropped
+the runs. `audit diff` and `history --execution` ask Temporal too: the first to prove that the
+live state and the ledger agree, the second for engineers looking at the current run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import typer
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities import audit
+from activities.ledger_store import Ledger, VerifyReport, canonical_json
+from cli.app import app
+from cli.connection import client, run, settings
+from cli.output import console, errors, fail, print_json, table
+from mentorship.events import Recorded
+from mentorship.narrative import Narration, narrate, when
+from mentorship.state import RelationshipState
+from worker.relationships import status
+
+audit_app = typer.Typer(
+    name="audit",
+    help="Prove the ledger: verify its hash chains, compare it with the live state, export it.",
+    no_args_is_help=True,
+)
+app.add_typer(audit_app, name="audit")
+
+# Waiting for a workflow that is still writing its last events to the ledger.
+_LEDGER_CATCH_UP_TRIES = 20
+_LEDGER_CATCH_UP_PAUSE = 0.25
+_CELL = 120
+
+
+class HistoryFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+RelationshipArg = Annotated[str, typer.Argument(help="relationship id, e.g. eng-2026.bob.alice")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="JSON for scripts (same as --format json)")]
+
+
+# --------------------------------------------------------------------------- shared plumbing
+
+
+@contextmanager
+def open_ledger() -> Iterator[Ledger]:
+    """The ledger the worker writes; a missing SQLite file is an error, not a new empty ledger."""
+    url = settings().resolved_ledger_url
+    try:
+        parsed = make_url(url)
+    except SQLAlchemyError:
+        fail(f"MENTORFLOW_LEDGER_URL {url!r} is not a database URL; e.g. sqlite:///ledger.db")
+    shown = parsed.render_as_string(hide_password=True)
+    database = parsed.database or ""
+    local_file = database not in ("", ":memory:") and not database.startswith("file:")
+    if parsed.get_backend_name() == "sqlite" and local_file and not Path(database).exists():
+        fail(
+            f"no ledger at {database}; point MENTORFLOW_LEDGER_URL (or MENTORFLOW_DATA_DIR) "
+            "at the one the worker writes"
+        )
+    try:
+        ledger = Ledger.from_url(url)
+    except (SQLAlchemyError, ValueError) as err:
+        fail(f"cannot open the ledger {shown}: {str(err).splitlines()[0]}")
+    try:
+        yield ledger
+    finally:
+        ledger.dispose()
+
+
+def parse_moment(text: str) -> datetime:
+    """A bare date means the end of that day in UTC: 'the state on 2026-03-01'."""
+    try:
+        return datetime.combine(date.fromisoformat(text), time.max, tzinfo=UTC)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--as-of: {text!r} is not a date or time; use 2026-03-01 or 2026-03-01T15:00Z")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        fail(f"--as-of: {text!r} has no time zone; add one, e.g. {text}Z or {text}+01:00")
+    return moment.astimezone(UTC)
+
+
+def _write_csv(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= _CELL else text[: _CELL - 1] + "…"
+
+
+def _choose(format_: HistoryFormat, as_json: bool) -> HistoryFormat:
+    return HistoryFormat.JSON if as_json else format_
+
+
+# --------------------------------------------------------------------------- history
+
+
+@app.command("history")
+def history_command(
+    relationship_id: RelationshipArg,
+    format_: Annotated[
+        HistoryFormat, typer.Option("--format", "-f", help="table for people, json/csv for tools")
+    ] = HistoryFormat.TABLE,
+    as_json: JsonFlag = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="DATETIME",
+            help="show the state on this date instead: 2026-03-01 (end of day, UTC) or "
+            "2026-03-01T15:00Z",
+        ),
+    ] = None,
+    execution: Annotated[
+        bool,
+        typer.Option("--execution", help="Temporal's own event history of the current run"),
+    ] = False,
+) -> None:
+    """A relationship's timeline in the program's words, across every run, from the ledger."""
+    chosen = _choose(format_, as_json)
+    if as_of is not None and execution:
+        fail("--as-of and --execution answer different questions; use one of them")
+    if execution:
+        _show_execution(relationship_id, chosen)
+    elif as_of is not None:
+        _show_state_as_of(relationship_id, parse_moment(as_of), chosen)
+    else:
+        _show_history(relationship_id, chosen)
+
+
+def _show_history(relationship_id: str, chosen: HistoryFormat) -> None:
+    with open_ledger() as ledger:
+        try:
+            records = audit.history(ledger, relationship_id)
+        except LookupError as err:
+            fail(str(err))
+        except ValueError as err:
+            fail(
+                f"the ledger holds an unreadable event for {relationship_id} "
+                f"({str(err).splitlines()[0]}); run `mentorflow audit verify {relationship_id}`"
+            )
+        report = audit.verify(ledger, relationship_id)
+    gap = audit.sequence_gap(records)
+    problem = gap or (report.problem.reason if report.problem else None)
+    _print_history(relationship_id, records, problem, chosen)
+    if problem is not None:
+        fail(
+            f"the history of {relationship_id} is not intact: {problem}; "
+            f"run `mentorflow audit verify {relationship_id}`"
+        )
+
+
+def _print_history(
+    relationship_id: str, records: list[Recorded], problem: str | None, chosen: HistoryFormat
+) -> None:
+    lines = narrate(records)
+    if chosen is HistoryFormat.JSON:
+        print_json(
+            {
+                "relationship_id": relationship_id,
+                "intact": problem is None,
+                "problem": problem,
+                "events": [
+                    {
+                        "seq": rec.seq,
+                        "key": rec.key,
+                        "occurred_at": rec.occurred_at,
+                        "actor": str(rec.actor),
+                        "type": rec.event.type,
+                        "cause": rec.cause,
+                        "sentence": line.sentence,
+                        "event": rec.event,
+                    }
+                    for rec, line in zip(records, lines, strict=True)
+                ],
+            }
+        )
+    elif chosen is HistoryFormat.CSV:
+        _write_csv(
+            sys.stdout,
+            ["seq", "occurred_at", "actor", "type", "sentence", "cause", "key"],
+            [_csv_row(r, ln) for r, ln in zip(records, lines, strict=True)],
+        )
+    else:
+        console.print(
+            table(
+                f"{relationship_id}: {len(records)} events",
+                ["#", "when", "who", "what", "why"],
+                [[ln.seq, ln.when, ln.who, ln.what, ln.why] for ln in lines],
+            )
+        )
+        if problem is None:
+            console.print(f"events 1..{len(records)}, no gaps; hash chain intact")
+
+
+def _csv_row(rec: Recorded, line: Narration) -> list[Any]:
+    when_, actor = rec.occurred_at.isoformat(), str(rec.actor)
+    return [rec.seq, when_, actor, rec.event.type, line.sentence, rec.cause, rec.key]
+
+
+def _show_state_as_of(relationship_id: str, moment: datetime, chosen: HistoryFormat) -> None:
+    with open_ledger() as ledger:
+        try:
+            state = audit.state_as_of(ledger, relationship_id, moment)
+        except (LookupError, ValueError) as err:
+            fail(str(err))
+    if chosen is HistoryFormat.JSON:
+        print_json({"relationship_id": relationship_id, "as_of": moment, "state": state})
+        return
+    rows = _state_rows(state, moment)
+    if chosen is HistoryFormat.CSV:
+        _write_csv(sys.stdout, ["field", "value"], rows)
+    else:
+        console.print(table(f"{relationship_id} as of {when(moment)}", ["", ""], rows))
+
+
+def _state_rows(s: RelationshipState, moment: datetime) -> list[list[str]]:
+    meeting = s.next_meeting
+    review = s.open_review
+    risk = f"yes: {'; '.join(s.risk_reasons)}" if s.at_risk else "no"
+    rows = [
+        ["as of", when(moment)],
+        ["program", s.program],
+        ["kind", s.kind.value],
+        ["phase", s.phase.value],
+        ["at risk", risk],
+        ["mentor", s.mentor.name if s.mentor else ""],
+        ["mentee", s.mentee.name if s.mentee else ""],
+        ["cadence", s.cadence.describe() if s.cadence else "not agreed yet"],
+        ["meetings", f"{s.meetings_held} held, {s.meetings_missed} missed"],
+        ["next meeting", f"{meeting.number} at {when(meeting.scheduled_at)}" if meeting else ""],
+        ["open review", f"{review.number} due {when(review.due_at)}" if review else ""],
+        ["feedback loops", f"{s.loops_closed} closed of {len(s.loops)}"],
+        ["open action items", str(len(s.open_items()))],
+        ["end date", s.end_date.isoformat() if s.end_date else ""],
+        ["outcome", s.outcome.value if s.outcome else ""],
+        ["events folded", str(s.seq)],
+    ]
+    return rows
+
+
+def _show_execution(relationship_id: str, chosen: HistoryFormat) -> None:
+    async def fetch() -> list[audit.ExecutionEvent]:
+        connected = await client()
+        try:
+            return await audit.execution_history(connected, relationship_id)
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                fail(
+                    f"Temporal has no run of {relationship_id} (finished runs are dropped after "
+                    f"the retention period); the ledger keeps it: `mentorflow history "
+                    f"{relationship_id}`"
+                )
+            raise
+
+    events = run(fetch)
+    if chosen is HistoryFormat.JSON:
+        print_json(events)
+    elif chosen is HistoryFormat.CSV:
+        _write_csv(
+            sys.stdout,
+            ["id", "time", "type", "details"],
+            [
+                [e.id, e.time.isoformat(), e.type, json.dumps(e.details, default=str)]
+                for e in events
+            ],
+        )
+    else:
+        console.print(
+            table(
+                f"{relationship_id}: Temporal history of the current run ({len(events)} events)",
+                ["#", "time", "type", "details"],
+                [[e.id, when(e.time), e.type, _short(e.details)] for e in events],
+            )
+        )
+
+
+# --------------------------------------------------------------------------- audit verify
+
+
+@audit_app.command("verify")
+def verify_command(
+    relationship_id: Annotated[
+        str | None, typer.Argument(help="relationship id; or --all for every relationship")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="verify every relationship")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check hash chains and sequence numbers; exit 1 naming the first broken event."""
+    if (relationship_id is None) == (not all_):
+        fail("give a relationship id or --all (not both)")
+    with open_ledger() as ledger:
+        if relationship_id is not None:
+            reports = [audit.verify(ledger, relationship_id)]
+        else:
+            reports = audit.verify_all(ledger)
+    if not reports:
+        fail("the ledger holds no relationships yet; nothing to verify")
+    if as_json:
+        print_json(reports)
+    else:
+        console.print(
+            table(
+                "ledger verification",
+                ["relationship", "events intact", "result"],
+                [[r.relationship_id, r.checked, _verdict(r)] for r in reports],
+            )
+        )
+    broken = [r for r in reports if not r.ok]
+    if broken:
+        first = broken[0]
+        more = f" (and {len(broken) - 1} more relationships)" if len(broken) > 1 else ""
+        reason = first.problem.reason if first.problem else "unknown problem"
+        fail(f"{first.relationship_id}: {reason}{more}")
+
+
+def _verdict(report: VerifyReport) -> str:
+    if report.ok:
+        return "ok"
+    return f"BROKEN: {report.problem.reason}" if report.problem else "BROKEN"
+
+
+# --------------------------------------------------------------------------- audit diff
+
+
+@audit_app.command("diff")
+def diff_command(
+    relationship_id: Annotated[
+        str | None, typer.Argument(help="relationship id; or --all for every open relationship")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every relationship still open")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Compare the live workflow state (status query) with the ledger's fold; they must agree."""
+    if (relationship_id is None) == (not all_):
+        fail("give a relationship id or --all (not both)")
+    with open_ledger() as ledger:
+        ids = [relationship_id] if relationship_id is not None else _open_relationships(ledger)
+        if not ids:
+            fail("no open relationship in the ledger; nothing to compare")
+        results = run(lambda: _compare_all(ledger, ids))
+    _print_diffs(results, as_json)
+    disagreeing = [r for r in results if r.verdict != "agree"]
+    if disagreeing:
+        first = disagreeing[0]
+        fields = ", ".join(d.field for d in first.differences)
+        detail = f"they differ in {fields}" if fields else first.verdict
+        fail(f"{first.relationship_id}: live state and ledger disagree: {detail}")
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    relationship_id: str
+    live_seq: int | None
+    ledger_seq: int
+    verdict: str
+    differences: list[audit.Difference] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "relationship_id": self.relationship_id,
+            "live_seq": self.live_seq,
+            "ledger_seq": self.ledger_seq,
+            "agree": self.verdict == "agree",
+            "verdict": self.verdict,
+            "differences": [d.model_dump(mode="json") for d in self.differences],
+        }
+
+
+def _open_relationships(ledger: Ledger) -> list[str]:
+    open_ids = []
+    for rid in ledger.relationship_ids():
+        events = ledger.events(rid)
+        if events and events[-1].type != "Concluded":
+            open_ids.append(rid)
+    return open_ids
+
+
+async def _compare_all(ledger: Ledger, ids: list[str]) -> list[_Comparison]:
+    connected = await client()
+    return [await _compare(connected, ledger, rid) for rid in ids]
+
+
+async def _compare(connected: Client, ledger: Ledger, relationship_id: str) -> _Comparison:
+    """A workflow may still be writing its newest events; give the ledger a moment to catch
+    up before calling a lag a disagreement."""
+    for attempt in range(_LEDGER_CATCH_UP_TRIES):
+        try:
+            view = await status(connected, relationship_id)
+        except RPCError as err:
+            if err.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            return _Comparison(relationship_id, None, ledger.last_seq(relationship_id), _GONE)
+        except WorkflowQueryFailedError as err:
+            return _Comparison(relationship_id, None, 0, f"status query failed: {err}")
+        audited = audit.ledger_state(ledger, relationship_id)
+        caught_up = audited.seq >= view.state.seq
+        if caught_up or attempt == _LEDGER_CATCH_UP_TRIES - 1:
+            break
+        await asyncio.sleep(_LEDGER_CATCH_UP_PAUSE)
+    found = audit.differences(view.state, audited)
+    verdict = "agree" if not found else f"differ in {len(found)} fields"
+    if not caught_up:
+        verdict = f"the ledger stops at event {audited.seq}, the workflow is at {view.state.seq}"
+    return _Comparison(relationship_id, view.state.seq, audited.seq, verdict, found)
+
+
+_GONE = "Temporal no longer has this relationship; only the ledger does"
+
+
+def _print_diffs(results: list[_Comparison], as_json: bool) -> None:
+    if as_json:
+        print_json([r.as_json() for r in results])
+        return
+    console.print(
+        table(
+            "live state vs ledger",
+            ["relationship", "live event", "ledger event", "result"],
+            [[r.relationship_id, r.live_seq, r.ledger_seq, r.verdict] for r in results],
+        )
+    )
+    for r in results:
+        if r.differences:
+            console.print(
+                table(
+                    f"{r.relationship_id}: where they differ",
+                    ["field", "live", "ledger"],
+                    [[d.field, _short(d.live), _short(d.ledger)] for d in r.differences],
+                )
+            )
+
+
+# --------------------------------------------------------------------------- audit export
+
+
+@audit_app.command("export")
+def export_command(
+    program: Annotated[str, typer.Option("--program", "-p", help="the program to export")],
+    format_: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="jsonl (one event a line) or csv")
+    ] = ExportFormat.JSONL,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file to write; stdout if left out")
+    ] = None,
+) -> None:
+    """Every event of a program, with its sentence and hashes, for archives and analysis."""
+    with open_ledger() as ledger:
+        try:
+            rows = audit.export_rows(ledger, program)
+        except LookupError as err:
+            fail(str(err))
+        except ValueError as err:
+            fail(
+                f"the ledger holds an unreadable event in {program} ({str(err).splitlines()[0]}); "
+                "run `mentorflow audit verify --all`"
+            )
+    if output is None:
+        _write_export(sys.stdout, rows, format_)
+        return
+    try:
+        with output.open("w", encoding="utf-8", newline="") as out:
+            _write_export(out, rows, format_)
+    except OSError as err:
+        fail(f"--output: cannot write {output}: {err.strerror}")
+    relationships = len({r.relationship_id for r in rows})
+    errors.print(
+        f"wrote {len(rows)} events of {relationships} relationships in {program} to {output}",
+        highlight=False,
+    )
+
+
+_EXPORT_COLUMNS = [
+    "program",
+    "relationship_id",
+    "seq",
+    "key",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "type",
+    "cause",
+    "sentence",
+    "event",
+    "prev_hash",
+    "hash",
+]
+
+
+def _write_export(out: TextIO, rows: list[audit.ExportRow], format_: ExportFormat) -> None:
+    if format_ is ExportFormat.JSONL:
+        for row in rows:
+            out.write(row.model_dump_json() + "\n")
+        return
+    table_rows = []
+    for row in rows:
+        data = row.model_dump(mode="json")
+        data["event"] = canonical_json(row.event)
+        table_rows.append([data[c] for c in _EXPORT_COLUMNS])
+    _write_csv(out, _EXPORT_COLUMNS, table_rows)

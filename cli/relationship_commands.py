@@ -1,0 +1,698 @@
+"""Starting relationships and finding them: start, import, list, status.
+
+A roster is checked row by row before anything starts, so an operator fixes a spreadsheet
+once instead of discovering its problems one started relationship at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from cli import connection
+from cli.app import app
+from cli.output import console, errors, fail, print_json, table, validation_message
+from mentorship.enrolment import StartRelationship, check_start
+from mentorship.events import Kind
+from mentorship.state import Phase, RelationshipState
+from worker.relationships import list_query, start_relationship
+from worker.relationships import status as query_status
+from workflows import search_attributes as sa
+from workflows.contract import StatusView
+
+ROLES = ("mentor", "mentee", "operator")
+PERSON_FIELDS = ("id", "name", "email", "channel", "webhook_url", "timezone")
+ROSTER_COLUMNS = (
+    "program",
+    "kind",
+    "mentor_id",
+    "mentor_name",
+    "mentor_email",
+    "mentee_id",
+    "mentee_name",
+    "mentee_email",
+    "operator_id",
+    "operator_name",
+    "operator_email",
+    "end_date",
+    "topic",
+    "relationship_id",
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+FileOpt = Annotated[
+    Path | None,
+    typer.Option("--file", "-f", help="A YAML or JSON file with the body; flags override it."),
+]
+OperatorId = Annotated[
+    str | None, typer.Option(envvar="MENTORFLOW_OPERATOR_ID", help="The program operator's id.")
+]
+OperatorName = Annotated[str | None, typer.Option(envvar="MENTORFLOW_OPERATOR_NAME")]
+OperatorEmail = Annotated[str | None, typer.Option(envvar="MENTORFLOW_OPERATOR_EMAIL")]
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def read_document(path: Path) -> Any:
+    """A YAML or JSON file as Python data; JSON files are read strictly as JSON."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        fail(f"{path}: cannot read it ({err.strerror}); check the path")
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except json.JSONDecodeError as err:
+        fail(f"{path}: line {err.lineno}: not valid JSON ({err.msg}); fix the syntax")
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        fail(f"{path}: {where}not valid YAML ({getattr(err, 'problem', err)}); fix the syntax")
+
+
+def read_mapping(path: Path) -> dict[str, Any]:
+    data = read_document(path)
+    if not isinstance(data, dict):
+        fail(f"{path}: expected a mapping of field names to values, not {type(data).__name__}")
+    return data
+
+
+def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """`top` over `base`, nested mappings merged key by key."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def given(fields: dict[str, Any]) -> dict[str, Any]:
+    """Only what the user actually said: unset flags and empty cells are not values."""
+    return {k: v for k, v in fields.items() if not _blank(v)}
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | tuple | dict) and not value)
+
+
+def nest_people(row: dict[str, Any]) -> dict[str, Any]:
+    """Flat roster columns (mentor_email) into the request's shape (mentor.email)."""
+    out: dict[str, Any] = {}
+    for key, value in given(row).items():
+        role, _, field = key.partition("_")
+        if role in ROLES and field in PERSON_FIELDS:
+            out.setdefault(role, {})[field] = value
+        elif key in ROLES and isinstance(value, dict):
+            out[key] = merge(out.get(key, {}), value)
+        else:
+            out[key] = value
+    return out
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_request(body: dict[str, Any], now: datetime) -> StartRelationship:
+    """A start request checked as the engine will check it. Raises ValueError naming the field."""
+    if "operator" not in body:
+        raise ValueError(
+            "operator: missing; give --operator-id/--operator-name/--operator-email "
+            "(or MENTORFLOW_OPERATOR_ID/_NAME/_EMAIL)"
+        )
+    try:
+        request = StartRelationship.model_validate(body)
+    except ValidationError as err:
+        raise ValueError(validation_message(err)) from None
+    check_start(request, now)
+    return request
+
+
+def started_row(request: StartRelationship, result: str) -> list[Any]:
+    return [
+        request.workflow_id,
+        request.program,
+        request.kind.value,
+        request.mentor.id,
+        request.mentee.id,
+        result,
+    ]
+
+
+STARTED_COLUMNS = ("relationship", "program", "kind", "mentor", "mentee", "result")
+
+
+# --------------------------------------------------------------------------- start
+
+
+@app.command()
+def start(
+    file: FileOpt = None,
+    program: Annotated[str | None, typer.Option(help="Program id, e.g. eng-2026.")] = None,
+    kind: Annotated[Kind | None, typer.Option(help="traditional, reverse or situational.")] = None,
+    mentor_id: Annotated[str | None, typer.Option()] = None,
+    mentor_name: Annotated[str | None, typer.Option()] = None,
+    mentor_email: Annotated[str | None, typer.Option()] = None,
+    mentee_id: Annotated[str | None, typer.Option()] = None,
+    mentee_name: Annotated[str | None, typer.Option()] = None,
+    mentee_email: Annotated[str | None, typer.Option()] = None,
+    operator_id: OperatorId = None,
+    operator_name: OperatorName = None,
+    operator_email: OperatorEmail = None,
+    end_date: Annotated[
+        str | None, typer.Option(help="YYYY-MM-DD; required for situational.")
+    ] = None,
+    topic: Annotated[str | None, typer.Option(help="What the pairing is about.")] = None,
+    relationship_id: Annotated[
+        str | None, typer.Option("--id", help="Own id; default program.mentee.mentor.")
+    ] = None,
+    time_scale: Annotated[
+        float | None, typer.Option(help="Compress program time (86400 = a day per second).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start one mentor-mentee relationship from flags or a YAML/JSON file."""
+    flags = nest_people(
+        {
+            "program": program,
+            "kind": kind.value if kind else None,
+            "mentor_id": mentor_id,
+            "mentor_name": mentor_name,
+            "mentor_email": mentor_email,
+            "mentee_id": mentee_id,
+            "mentee_name": mentee_name,
+            "mentee_email": mentee_email,
+            "end_date": end_date,
+            "topic": topic,
+            "relationship_id": relationship_id,
+        }
+    )
+    if time_scale is not None:
+        flags["policy"] = {"time_scale": time_scale}
+    operator = nest_people(
+        {"operator_id": operator_id, "operator_name": operator_name, "operator_email": operator_email}
+    )
+    body = merge(merge(operator, read_mapping(file) if file else {}), flags)
+    now = now_utc()
+    try:
+        request = parse_request(body, now)
+    except ValueError as err:
+        fail(str(err))
+
+    async def work() -> bool:
+        client = await connection.client()
+        started = await start_relationship(client, request, connection.settings().task_queue, now)
+        return started.created
+
+    created = connection.run(work)
+    if as_json:
+        print_json({"relationship_id": request.workflow_id, "created": created})
+        return
+    result = "started" if created else "already exists (nothing new started)"
+    console.print(table("Relationship", STARTED_COLUMNS, [started_row(request, result)]))
+
+
+# --------------------------------------------------------------------------- import
+
+
+@dataclass
+class RosterRow:
+    line: int
+    body: dict[str, Any]
+    request: StartRelationship | None = None
+    problem: str | None = None
+
+
+def _column(name: str) -> str:
+    return name.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def read_csv_roster(path: Path, text: str) -> list[RosterRow]:
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None:
+        fail(f"{path}: the roster is empty; the first line names the columns")
+    reader.fieldnames = [_column(f) for f in reader.fieldnames]
+    rows = []
+    for record in reader:
+        cells = {k: (v.strip() if isinstance(v, str) else v) for k, v in record.items()}
+        if None in cells:
+            rows.append(RosterRow(reader.line_num, {}, problem="row has more cells than columns"))
+            continue
+        if any(cells.values()):
+            rows.append(RosterRow(reader.line_num, cells))
+    return rows
+
+
+def _yaml_items(path: Path, text: str) -> tuple[list[Any], list[int], dict[str, Any]]:
+    """The roster's pairs, the line each starts on, and the roster-wide defaults."""
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        fail(f"{path}: not valid YAML ({err}); fix the syntax")
+    defaults: dict[str, Any] = {}
+    node = root
+    if isinstance(data, dict):
+        defaults = data.get("defaults") or {}
+        if "pairs" not in data or not isinstance(defaults, dict):
+            fail(f"{path}: expected a list of pairs, or a mapping with 'pairs' (and 'defaults')")
+        node = next(v for k, v in root.value if k.value == "pairs")
+        data = data["pairs"]
+    if not isinstance(data, list) or not isinstance(node, yaml.SequenceNode):
+        fail(f"{path}: 'pairs' must be a list, one entry per mentor-mentee pair")
+    return data, [item.start_mark.line + 1 for item in node.value], defaults
+
+
+def read_yaml_roster(path: Path, text: str) -> tuple[list[RosterRow], dict[str, Any]]:
+    items, lines, defaults = _yaml_items(path, text)
+    rows = []
+    for item, line in zip(items, lines, strict=True):
+        if isinstance(item, dict):
+            rows.append(RosterRow(line, {str(k): v for k, v in item.items()}))
+        else:
+            rows.append(RosterRow(line, {}, problem="each pair is a mapping of column: value"))
+    return rows, defaults
+
+
+def read_roster(path: Path) -> tuple[list[RosterRow], dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as err:
+        fail(f"{path}: cannot read it ({err.strerror}); check the path")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return read_csv_roster(path, text), {}
+    if suffix in (".yaml", ".yml", ".json"):
+        return read_yaml_roster(path, text)
+    fail(f"{path}: unknown roster format '{suffix}'; use .csv, .yaml, .yml or .json")
+
+
+def check_rows(rows: list[RosterRow], defaults: dict[str, Any], now: datetime) -> None:
+    """Validate every row, so all problems are reported together; the same pair twice is one."""
+    seen: dict[str, int] = {}
+    for row in rows:
+        if row.problem:
+            continue
+        try:
+            row.request = parse_request(merge(defaults, nest_people(row.body)), now)
+        except ValueError as err:
+            row.problem = str(err)
+            continue
+        first = seen.setdefault(row.request.workflow_id, row.line)
+        if first != row.line:
+            row.problem = (
+                f"relationship_id: {row.request.workflow_id} repeats line {first}; "
+                "list each pair once"
+            )
+
+
+@dataclass
+class Outcome:
+    row: RosterRow
+    result: str  # started | exists | failed
+    reason: str = ""
+
+
+async def start_rows(
+    rows: list[RosterRow], now: datetime, concurrency: int, progress: Progress
+) -> list[Outcome]:
+    """Start every pair, a bounded number at a time; one failure does not stop the others."""
+    client = await connection.client()
+    task_queue = connection.settings().task_queue
+    gate = asyncio.Semaphore(concurrency)
+    bar = progress.add_task("starting", total=len(rows))
+
+    async def one(row: RosterRow) -> Outcome:
+        assert row.request is not None
+        async with gate:
+            try:
+                started = await start_relationship(client, row.request, task_queue, now)
+                outcome = Outcome(row, "started" if started.created else "exists")
+            except (RPCError, ValueError) as err:
+                outcome = Outcome(row, "failed", getattr(err, "message", str(err)))
+        progress.advance(bar)
+        return outcome
+
+    return list(await asyncio.gather(*(one(r) for r in rows)))
+
+
+def _roster_defaults(
+    program: str | None, kind: Kind | None, operator: dict[str, Any]
+) -> dict[str, Any]:
+    return given(
+        {"program": program, "kind": kind.value if kind else None, "operator": operator or None}
+    )
+
+
+def _report_problems(path: Path, bad: list[RosterRow], total: int, as_json: bool) -> None:
+    if as_json:
+        print_json(
+            {
+                "ok": False,
+                "problems": [{"line": r.line, "problem": r.problem} for r in bad],
+                "started": [],
+            }
+        )
+    for row in bad:
+        errors.print(f"{path}:{row.line}: {row.problem}", highlight=False, soft_wrap=True)
+    fail(f"{len(bad)} of {total} rows are invalid; nothing was started. Fix them and import again")
+
+
+@app.command("import")
+def import_roster(
+    roster: Annotated[Path, typer.Argument(help="CSV or YAML roster, one row per pair.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row; start none.")] = False,
+    program: Annotated[
+        str | None, typer.Option(help="Program for rows without one.")
+    ] = None,
+    kind: Annotated[Kind | None, typer.Option(help="Kind for rows without one.")] = None,
+    operator_id: OperatorId = None,
+    operator_name: OperatorName = None,
+    operator_email: OperatorEmail = None,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=200, help="Relationships started at once.")
+    ] = 16,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start every pair of a roster; rows already running are left alone (safe to re-run).
+
+    Columns: program, kind, mentor_id, mentor_name, mentor_email, mentee_id, mentee_name,
+    mentee_email, operator_id, operator_name, operator_email, end_date, topic, relationship_id.
+    """
+    rows, file_defaults = read_roster(roster)
+    if not rows:
+        fail(f"{roster}: no pairs in the roster; add one row per mentor-mentee pair")
+    operator = nest_people(
+        {"operator_id": operator_id, "operator_name": operator_name, "operator_email": operator_email}
+    ).get("operator", {})
+    defaults = merge(nest_people(file_defaults), _roster_defaults(program, kind, operator))
+    now = now_utc()
+    check_rows(rows, defaults, now)
+    bad = [r for r in rows if r.problem]
+    if bad:
+        _report_problems(roster, bad, len(rows), as_json)
+    if dry_run:
+        _show_dry_run(rows, as_json)
+        return
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=errors,
+        transient=True,
+        disable=as_json,
+    )
+    with progress:
+        outcomes = connection.run(lambda: start_rows(rows, now, concurrency, progress))
+    _show_import(outcomes, as_json)
+
+
+def _show_dry_run(rows: list[RosterRow], as_json: bool) -> None:
+    requests = [r.request for r in rows if r.request is not None]
+    if as_json:
+        print_json({"ok": True, "dry_run": True, "valid": [r.workflow_id for r in requests]})
+        return
+    console.print(
+        table("Would start", STARTED_COLUMNS, [started_row(r, "valid") for r in requests])
+    )
+    console.print(f"dry run: all {len(requests)} rows are valid; nothing was started")
+
+
+def _show_import(outcomes: list[Outcome], as_json: bool) -> None:
+    counts = {k: sum(1 for o in outcomes if o.result == k) for k in ("started", "exists", "failed")}
+    failed = [o for o in outcomes if o.result == "failed"]
+    if as_json:
+        print_json(
+            {
+                "ok": not failed,
+                "dry_run": False,
+                "started": [o.row.request.workflow_id for o in outcomes if _is(o, "started")],
+                "existing": [o.row.request.workflow_id for o in outcomes if _is(o, "exists")],
+                "failed": [{"line": o.row.line, "problem": o.reason} for o in failed],
+            }
+        )
+    else:
+        words = {"started": "started", "exists": "already running", "failed": "failed"}
+        rows = [
+            started_row(o.row.request, words[o.result] + (f": {o.reason}" if o.reason else ""))
+            for o in outcomes
+            if o.row.request is not None
+        ]
+        console.print(table("Import", STARTED_COLUMNS, rows))
+        line = f"started {counts['started']}, already running {counts['exists']}"
+        if counts["started"] == 0 and not failed:
+            line += ": nothing new to start"
+        console.print(line)
+    if failed:
+        fail(f"{len(failed)} pairs failed to start; fix the cause and import again (safe to re-run)")
+
+
+def _is(outcome: Outcome, result: str) -> bool:
+    return outcome.result == result and outcome.row.request is not None
+
+
+# --------------------------------------------------------------------------- list
+
+
+@dataclass
+class Listed:
+    relationship_id: str
+    program: str | None
+    kind: str | None
+    mentor: str | None
+    mentee: str | None
+    phase: str | None
+    at_risk: bool | None
+    next_meeting: datetime | None
+    status: str
+
+
+def _attribute(execution: WorkflowExecution, key: Any) -> Any:
+    """One search attribute, or None when absent or unreadable (a malformed datetime)."""
+    try:
+        return execution.typed_search_attributes.get(key)
+    except (ValueError, TypeError):
+        return None
+
+
+def listed(execution: WorkflowExecution) -> Listed:
+    status = execution.status.name.lower() if execution.status else "unknown"
+    return Listed(
+        relationship_id=execution.id,
+        program=_attribute(execution, sa.PROGRAM),
+        kind=_attribute(execution, sa.KIND),
+        mentor=_attribute(execution, sa.MENTOR),
+        mentee=_attribute(execution, sa.MENTEE),
+        phase=_attribute(execution, sa.PHASE),
+        at_risk=_attribute(execution, sa.AT_RISK),
+        next_meeting=_attribute(execution, sa.NEXT_MEETING),
+        status=status,
+    )
+
+
+def health(item: Listed) -> str:
+    if item.phase == Phase.CONCLUDED.value:
+        return "-"
+    return "AT RISK" if item.at_risk else "ok"
+
+
+async def find(client: Client, query: str, limit: int) -> list[Listed]:
+    found = []
+    async for execution in client.list_workflows(query, limit=limit):
+        if execution.status is WorkflowExecutionStatus.CONTINUED_AS_NEW:
+            continue  # an earlier run of a relationship that carries on in a later one
+        found.append(listed(execution))
+    return found
+
+
+@app.command("list")
+def list_relationships(
+    phase: Annotated[Phase | None, typer.Option(help="onboarding, active, ...")] = None,
+    program: Annotated[str | None, typer.Option()] = None,
+    mentor: Annotated[str | None, typer.Option(help="Mentor id.")] = None,
+    mentee: Annotated[str | None, typer.Option(help="Mentee id.")] = None,
+    kind: Annotated[Kind | None, typer.Option()] = None,
+    at_risk: Annotated[
+        bool | None, typer.Option("--at-risk/--healthy", help="Only at-risk, or only healthy.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 200,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find relationships by phase, program, person, kind or health."""
+    query = list_query(
+        phase=phase.value if phase else None,
+        program=program,
+        mentor=mentor,
+        mentee=mentee,
+        kind=kind.value if kind else None,
+        at_risk=at_risk,
+    )
+
+    async def work() -> list[Listed]:
+        return await find(await connection.client(), query, limit)
+
+    found = connection.run(work)
+    if as_json:
+        print_json([{**vars(item), "health": health(item)} for item in found])
+        return
+    rows = [
+        [
+            f.relationship_id,
+            f.program,
+            f.kind,
+            f.mentor,
+            f.mentee,
+            f.phase,
+            _when(f.next_meeting),
+            health(f),
+        ]
+        for f in found
+    ]
+    columns = ("relationship", "program", "kind", "mentor", "mentee", "phase", "next meeting")
+    console.print(table(f"Relationships ({len(found)})", (*columns, "health"), rows))
+
+
+def _when(moment: datetime | date | None) -> str:
+    if moment is None:
+        return ""
+    if isinstance(moment, datetime):
+        return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return moment.isoformat()
+
+
+# --------------------------------------------------------------------------- status
+
+
+async def fetch_status(client: Client, relationship_id: str) -> StatusView:
+    """The relationship's status, or a one-line reason when there is no such relationship."""
+    try:
+        return await query_status(client, relationship_id)
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            fail(f"no relationship '{relationship_id}'; find its id with `mentorflow list`")
+        raise
+
+
+def status_summary(view: StatusView) -> dict[str, Any]:
+    s = view.state
+    meeting = s.next_meeting
+    return {
+        "relationship_id": s.id,
+        "program": s.program,
+        "kind": s.kind.value,
+        "phase": s.phase.value,
+        "mentor": s.mentor.model_dump(mode="json") if s.mentor else None,
+        "mentee": s.mentee.model_dump(mode="json") if s.mentee else None,
+        "operator": s.operator.model_dump(mode="json") if s.operator else None,
+        "agreement": s.agreement.model_dump(mode="json") if s.agreement else None,
+        "next_meeting": meeting.model_dump(mode="json") if meeting else None,
+        "open_action_items": [i.model_dump(mode="json") for i in s.open_items()],
+        "open_loops": [
+            {"number": lp.number, "due_at": lp.due_at.isoformat(), "missing": lp.missing}
+            for lp in s.loops
+            if lp.closed_at is None
+        ],
+        "at_risk": s.at_risk,
+        "risk_reasons": s.risk_reasons,
+        "waiting_for": view.waiting_for,
+        "next_deadline": view.next_deadline.isoformat() if view.next_deadline else None,
+        "outcome": s.outcome.value if s.outcome else None,
+        "run": view.run,
+        "state": s.model_dump(mode="json"),
+    }
+
+
+def _agreement_text(s: RelationshipState) -> str:
+    if s.agreement is None:
+        confirmed = ", ".join(r.value for r in s.confirmed_by) or "nobody"
+        return f"not signed yet (confirmed by {confirmed})"
+    a = s.agreement
+    fmt = a.format.value.replace("_", " ")
+    return f"{a.cadence.describe()}, {fmt}, {a.session_minutes} min (signed {_when(s.agreed_at)})"
+
+
+def _health_text(s: RelationshipState) -> str:
+    if s.finished:
+        return f"concluded: {s.outcome.value if s.outcome else ''}"
+    if s.at_risk:
+        return "AT RISK: " + "; ".join(s.risk_reasons)
+    return "ok"
+
+
+def _meeting_text(s: RelationshipState) -> str:
+    meeting = s.next_meeting
+    if meeting is None:
+        return "none scheduled"
+    agenda = f" (agenda: {'; '.join(meeting.agenda)})" if meeting.agenda else ""
+    return f"#{meeting.number} at {_when(meeting.scheduled_at)}{agenda}"
+
+
+def show_status(view: StatusView) -> None:
+    s = view.state
+    people = [
+        f"{role}: {p.name} <{p.email}> ({p.id})"
+        for role, p in (("mentor", s.mentor), ("mentee", s.mentee), ("operator", s.operator))
+        if p is not None
+    ]
+    rows = [
+        ("relationship", s.id),
+        ("program", f"{s.program} ({s.kind.value}{', ' + s.topic if s.topic else ''})"),
+        ("phase", s.phase.value),
+        ("people", "\n".join(people)),
+        ("agreement", _agreement_text(s)),
+        ("next meeting", _meeting_text(s)),
+        ("meetings", f"{s.meetings_held} held, {s.meetings_missed} missed"),
+        ("health", _health_text(s)),
+        ("waiting for", "\n".join(view.waiting_for) or "nothing"),
+        ("next deadline", _when(view.next_deadline)),
+    ]
+    if s.end_date:
+        rows.insert(3, ("end date", s.end_date.isoformat()))
+    console.print(table(f"Relationship {s.id}", ("", ""), rows))
+    items = [
+        [i.id, i.description, i.status.value, _when(i.due_at), i.source] for i in s.open_items()
+    ]
+    if items:
+        columns = ("item", "description", "status", "due", "from")
+        console.print(table("Open action items", columns, items))
+    loops = [
+        [lp.number, _when(lp.due_at), ", ".join(lp.missing) or "report back", lp.overdue]
+        for lp in s.loops
+        if lp.closed_at is None
+    ]
+    if loops:
+        console.print(table("Open feedback loops", ("loop", "due", "waiting for", "overdue"), loops))
+
+
+@app.command()
+def status(
+    relationship_id: Annotated[str, typer.Argument(help="The relationship's id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """One relationship at a glance: phase, agreement, next meeting, items, health, waits."""
+
+    async def work() -> StatusView:
+        return await fetch_status(await connection.client(), relationship_id)
+
+    view = connection.run(work)
+    if as_json:
+        print_json(status_summary(view))
+        return
+    show_status(view)

@@ -1,0 +1,146 @@
+"""The codec server on loopback: decodes for the token holder and the UI origin only."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from google.protobuf import json_format
+from pydantic import SecretStr
+from temporalio.api.common.v1 import Payload, Payloads
+
+from worker.codec import KEY_ID, EncryptionCodec, KeyRing, generate_key
+from worker.codec_server import bound_socket, build_app, server
+
+TOKEN = "tok-" + "x7Yq" * 8
+UI = "http://localhost:8233"
+OLD_KEY = generate_key("2025-11")
+NEW_KEY = generate_key("2026-05")
+CODEC = EncryptionCodec(KeyRing.parse(f"{NEW_KEY},{OLD_KEY}"))
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+async def codec_url() -> AsyncIterator[str]:
+    app = build_app(CODEC, SecretStr(TOKEN), cors_origins=[UI], namespace="default")
+    sock = bound_socket("127.0.0.1", 0)
+    running = server(app, "127.0.0.1", 0)
+    task = asyncio.create_task(running.serve(sockets=[sock]))
+    while not running.started:
+        await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    running.should_exit = True
+    await task
+
+
+def body(*payloads: Payload) -> dict[str, Any]:
+    parsed: dict[str, Any] = json_format.MessageToDict(Payloads(payloads=payloads))
+    return parsed
+
+
+def payloads(response: httpx.Response) -> list[Payload]:
+    return list(json_format.Parse(response.text, Payloads()).payloads)
+
+
+def note(text: str) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=f'"{text}"'.encode())
+
+
+async def test_decode_with_the_token_returns_the_clear_payloads(codec_url: str) -> None:
+    sealed = await CODEC.encode([note("meeting notes"), note("feedback")])
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{codec_url}/default/decode",
+            json=body(*sealed),
+            headers=AUTH | {"X-Namespace": "default"},
+        )
+    assert response.status_code == 200
+    assert [p.data for p in payloads(response)] == [b'"meeting notes"', b'"feedback"']
+    # the wire form is protobuf JSON: base64 bytes under camel-free keys
+    assert (
+        response.json()["payloads"][0]["metadata"]["encoding"]
+        == base64.b64encode(b"json/plain").decode()
+    )
+
+
+async def test_encode_then_decode_round_trips_under_the_active_key(codec_url: str) -> None:
+    async with httpx.AsyncClient(base_url=codec_url, headers=AUTH) as http:
+        encoded = await http.post("/encode", json=body(note("hello")))
+        decoded = await http.post("/decode", json=encoded.json())
+    assert payloads(encoded)[0].metadata[KEY_ID] == b"2026-05"
+    assert payloads(decoded)[0].data == b'"hello"'
+
+
+async def test_without_or_with_a_wrong_token_the_answer_is_401(codec_url: str) -> None:
+    sealed = await CODEC.encode([note("private")])
+    async with httpx.AsyncClient(base_url=codec_url) as http:
+        missing = await http.post("/decode", json=body(*sealed))
+        wrong = await http.post(
+            "/decode", json=body(*sealed), headers={"Authorization": "Bearer nope"}
+        )
+        basic = await http.post(
+            "/decode", json=body(*sealed), headers={"Authorization": f"Basic {TOKEN}"}
+        )
+    for response in (missing, wrong, basic):
+        assert response.status_code == 401
+        assert "private" not in response.text
+        assert "MENTORFLOW_CODEC_TOKEN" in response.json()["error"]
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_cors_answers_the_ui_origin_only(codec_url: str) -> None:
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,x-namespace",
+    }
+    sealed = await CODEC.encode([note("x")])
+    async with httpx.AsyncClient(base_url=codec_url) as http:
+        ui_preflight = await http.options("/decode", headers=preflight | {"Origin": UI})
+        evil_preflight = await http.options(
+            "/decode", headers=preflight | {"Origin": "http://evil.example"}
+        )
+        ui_call = await http.post("/decode", json=body(*sealed), headers=AUTH | {"Origin": UI})
+        evil_call = await http.post(
+            "/decode", json=body(*sealed), headers=AUTH | {"Origin": "http://evil.example"}
+        )
+        refused = await http.post("/decode", json=body(*sealed), headers={"Origin": UI})
+
+    assert ui_preflight.status_code == 200
+    assert ui_preflight.headers["Access-Control-Allow-Origin"] == UI
+    allowed = ui_preflight.headers["Access-Control-Allow-Headers"].lower()
+    assert {"authorization", "content-type", "x-namespace"} <= set(allowed.split(", "))
+    assert evil_preflight.status_code == 400
+    assert "Access-Control-Allow-Origin" not in evil_preflight.headers
+    assert ui_call.headers["Access-Control-Allow-Origin"] == UI
+    assert "Access-Control-Allow-Origin" not in evil_call.headers
+    # a 401 still carries CORS headers, so the UI can tell the user the token is wrong
+    assert refused.status_code == 401
+    assert refused.headers["Access-Control-Allow-Origin"] == UI
+
+
+async def test_bad_requests_are_explained(codec_url: str) -> None:
+    stranger = EncryptionCodec(KeyRing.parse(generate_key("someone-elses")))
+    foreign = await stranger.encode([note("x")])
+    async with httpx.AsyncClient(base_url=codec_url, headers=AUTH) as http:
+        not_json = await http.post("/decode", content=b"{not json")
+        unknown_key = await http.post("/decode", json=body(*foreign))
+        other_namespace = await http.post(
+            "/decode", json=body(note("x")), headers={"X-Namespace": "payroll"}
+        )
+        elsewhere = await http.post("/export", json=body(note("x")))
+
+    assert not_json.status_code == 400 and "protobuf JSON" in not_json.json()["error"]
+    assert unknown_key.status_code == 400
+    assert "'someone-elses'" in unknown_key.json()["error"]
+    assert "MENTORFLOW_CODEC_KEYS" in unknown_key.json()["error"]
+    assert other_namespace.status_code == 403
+    assert elsewhere.status_code == 404
+
+
+def test_an_empty_token_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="MENTORFLOW_CODEC_TOKEN is empty"):
+        build_app(CODEC, SecretStr("  "))
