@@ -31,10 +31,11 @@ class LifecycleActivities:
     async def record_events(self, batch: EventBatch) -> BatchResult:
         """Append the events, then try each notification once.
 
-        Runs as a local activity: in the common case a whole decision costs the workflow one
-        history event. A delivery that fails here is not retried here (that would hold the
-        workflow task); it goes back to the workflow, which retries it durably with
-        `send_notification`. Only a failed ledger write fails this activity.
+        One activity per decision keeps history small: in the common case the events and
+        their notifications cost one activity. A delivery that fails here is not retried
+        here (that would hold the ledger write hostage to a mail server); it goes back to the
+        workflow, which retries it durably with `send_notification`. Only a failed ledger
+        write fails this activity.
         """
         entries = [to_entry(r) for r in batch.events]
         added = await asyncio.to_thread(self.ledger.append, entries) if entries else 0

@@ -94,7 +94,9 @@ def perform(
         print_json({"relationship_id": relationship_id, **result.model_dump(mode="json")})
         return
     rows = [[relationship_id, result.phase, result.seq, ", ".join(result.events) or "-"]]
-    console.print(table(f"{command.__name__} accepted", ("relationship", "phase", "seq", "events"), rows))
+    console.print(
+        table(f"{command.__name__} accepted", ("relationship", "phase", "seq", "events"), rows)
+    )
 
 
 def _build(command: type[c.Command], body: dict[str, Any], actor: Actor) -> c.Command:
@@ -181,8 +183,12 @@ def _nested(**fields: Any) -> dict[str, Any] | None:
 @app.command()
 def goals(
     relationship_id: Id,
-    objective: Annotated[list[str] | None, typer.Option(help="A learning objective (repeat).")] = None,
-    challenge: Annotated[list[str] | None, typer.Option(help="A current challenge (repeat).")] = None,
+    objective: Annotated[
+        list[str] | None, typer.Option(help="A learning objective (repeat).")
+    ] = None,
+    challenge: Annotated[
+        list[str] | None, typer.Option(help="A current challenge (repeat).")
+    ] = None,
     proposed_cadence: CadenceOpt = None,
     proposed_format: Annotated[MeetingFormat | None, typer.Option()] = None,
     as_: Annotated[Party, typer.Option("--as")] = Party.MENTEE,
@@ -205,7 +211,9 @@ def commitment(
     relationship_id: Id,
     capacity: Annotated[float | None, typer.Option(help="Meetings a month at most.")] = None,
     availability: Annotated[str | None, typer.Option()] = None,
-    expertise: Annotated[list[str] | None, typer.Option(help="An area of expertise (repeat).")] = None,
+    expertise: Annotated[
+        list[str] | None, typer.Option(help="An area of expertise (repeat).")
+    ] = None,
     communication: Annotated[str | None, typer.Option(help="Preferred channel.")] = None,
     boundary: Annotated[list[str] | None, typer.Option(help="A boundary (repeat).")] = None,
     as_: Annotated[Party, typer.Option("--as")] = Party.MENTOR,
@@ -245,7 +253,9 @@ def confirm(
         first_meeting_at=first_meeting,
         session_minutes=session_minutes,
     )
-    perform(c.ConfirmAgreement, relationship_id, Role(as_), actor_id, file, as_json, {"terms": terms})
+    perform(
+        c.ConfirmAgreement, relationship_id, Role(as_), actor_id, file, as_json, {"terms": terms}
+    )
 
 
 # --------------------------------------------------------------------------- meetings
@@ -333,7 +343,9 @@ def progress(
 @app.command()
 def feedback(
     relationship_id: Id,
-    as_: Annotated[Party, typer.Option("--as", help="mentor: to the mentee; mentee: to the mentor.")],
+    as_: Annotated[
+        Party, typer.Option("--as", help="mentor: to the mentee; mentee: to the mentor.")
+    ],
     loop: Annotated[int | None, typer.Option(help="Feedback loop number.")] = None,
     strength: Annotated[list[str] | None, typer.Option(help="Mentor: a strength (repeat).")] = None,
     area: Annotated[
@@ -342,7 +354,9 @@ def feedback(
     ] = None,
     due_in_days: Annotated[int | None, typer.Option(help="Mentor: days for each step.")] = None,
     helps: Annotated[list[str] | None, typer.Option(help="Mentee: what helps (repeat).")] = None,
-    change: Annotated[list[str] | None, typer.Option(help="Mentee: what to change (repeat).")] = None,
+    change: Annotated[
+        list[str] | None, typer.Option(help="Mentee: what to change (repeat).")
+    ] = None,
     actor_id: ActorId = None,
     file: FileOpt = None,
     as_json: JsonOpt = False,
@@ -407,7 +421,9 @@ def request_review(
     as_json: JsonOpt = False,
 ) -> None:
     """Ask for a review now rather than at the next periodic one."""
-    perform(c.RequestReview, relationship_id, Role(as_), actor_id, file, as_json, {"reason": reason})
+    perform(
+        c.RequestReview, relationship_id, Role(as_), actor_id, file, as_json, {"reason": reason}
+    )
 
 
 # --------------------------------------------------------------------------- conclusion
@@ -432,7 +448,9 @@ def reflect(
     as_: Annotated[Party, typer.Option("--as")],
     highlight: Texts = None,
     win: Texts = None,
-    goal_met: Annotated[list[str] | None, typer.Option(help="Objective id, e.g. o1 (repeat).")] = None,
+    goal_met: Annotated[
+        list[str] | None, typer.Option(help="Objective id, e.g. o1 (repeat).")
+    ] = None,
     next_steps: Annotated[str | None, typer.Option()] = None,
     actor_id: ActorId = None,
     file: FileOpt = None,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 app = typer.Typer(
@@ -28,4 +31,14 @@ def _register() -> None:
 
 def main() -> None:
     _register()
-    app()
+    try:
+        app()
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    else:
+        code = 0
+    # Skip interpreter teardown: the Temporal client's Rust threads can abort a finished
+    # process there (temporalio/sdk-python#300), turning a success into exit code 134.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

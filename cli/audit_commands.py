@@ -212,13 +212,16 @@ def _print_history(
             [_csv_row(r, ln) for r, ln in zip(records, lines, strict=True)],
         )
     else:
-        console.print(
-            table(
-                f"{relationship_id}: {len(records)} events",
-                ["#", "when", "who", "what", "why"],
-                [[ln.seq, ln.when, ln.who, ln.what, ln.why] for ln in lines],
-            )
+        grid = table(
+            f"{relationship_id}: {len(records)} events",
+            ["#", "when (UTC)", "who", "what", "why"],
+            [[ln.seq, ln.when.removesuffix(" UTC"), ln.who, ln.what, ln.why] for ln in lines],
         )
+        grid.expand = True
+        grid.columns[1].no_wrap = True
+        for column, share in zip(grid.columns[2:], (2, 5, 3), strict=True):
+            column.ratio = share
+        console.print(grid)
         if problem is None:
             console.print(f"events 1..{len(records)}, no gaps; hash chain intact")
 
@@ -234,14 +237,22 @@ def _show_state_as_of(relationship_id: str, moment: datetime, chosen: HistoryFor
             state = audit.state_as_of(ledger, relationship_id, moment)
         except (LookupError, ValueError) as err:
             fail(str(err))
+        report = audit.verify(ledger, relationship_id)
     if chosen is HistoryFormat.JSON:
         print_json({"relationship_id": relationship_id, "as_of": moment, "state": state})
-        return
-    rows = _state_rows(state, moment)
-    if chosen is HistoryFormat.CSV:
-        _write_csv(sys.stdout, ["field", "value"], rows)
+    elif chosen is HistoryFormat.CSV:
+        _write_csv(sys.stdout, ["field", "value"], _state_rows(state, moment))
     else:
-        console.print(table(f"{relationship_id} as of {when(moment)}", ["", ""], rows))
+        grid = table(
+            f"{relationship_id} as of {when(moment)}", ["", ""], _state_rows(state, moment)
+        )
+        grid.show_header = False
+        console.print(grid)
+    if report.problem is not None:
+        fail(
+            f"this state is folded from a ledger that is not intact: {report.problem.reason}; "
+            f"run `mentorflow audit verify {relationship_id}`"
+        )
 
 
 def _state_rows(s: RelationshipState, moment: datetime) -> list[list[str]]:
@@ -296,13 +307,43 @@ def _show_execution(relationship_id: str, chosen: HistoryFormat) -> None:
             ],
         )
     else:
-        console.print(
-            table(
-                f"{relationship_id}: Temporal history of the current run ({len(events)} events)",
-                ["#", "time", "type", "details"],
-                [[e.id, when(e.time), e.type, _short(e.details)] for e in events],
-            )
+        grid = table(
+            f"{relationship_id}: Temporal history of the current run ({len(events)} events)",
+            ["#", "time (UTC)", "type", "details"],
+            [[e.id, _instant(e.time), e.type, _short(_essentials(e.details))] for e in events],
         )
+        grid.columns[2].no_wrap = True
+        console.print(grid)
+
+
+# Bookkeeping that says nothing about what the workflow did; `--json` still carries it.
+_NOISE = frozenset(
+    {
+        "identity",
+        "binary_checksum",
+        "sdk_metadata",
+        "history_size_bytes",
+        "worker_version",
+        "header",
+        "task_queue",
+        "workflow_task_completed_event_id",
+        "scheduled_event_id",
+        "started_event_id",
+        "request_id",
+        "meta",
+        "protocol_instance_id",
+        "accepted_request_message_id",
+        "accepted_request_sequencing_event_id",
+    }
+)
+
+
+def _essentials(details: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in details.items() if k not in _NOISE}
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 # --------------------------------------------------------------------------- audit verify

@@ -48,7 +48,7 @@ def print_json(data: Any) -> None:
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
     grid = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
-        grid.add_column(column)
+        grid.add_column(column, overflow="fold")  # ids stay whole, to copy into the next command
     for row in rows:
         grid.add_row(*("" if v is None else str(v) for v in row))
     return grid

@@ -19,7 +19,7 @@ import typer
 import yaml
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli import connection
@@ -207,7 +207,11 @@ def start(
     if time_scale is not None:
         flags["policy"] = {"time_scale": time_scale}
     operator = nest_people(
-        {"operator_id": operator_id, "operator_name": operator_name, "operator_email": operator_email}
+        {
+            "operator_id": operator_id,
+            "operator_name": operator_name,
+            "operator_email": operator_email,
+        }
     )
     body = merge(merge(operator, read_mapping(file) if file else {}), flags)
     now = now_utc()
@@ -269,7 +273,7 @@ def _yaml_items(path: Path, text: str) -> tuple[list[Any], list[int], dict[str, 
         fail(f"{path}: not valid YAML ({err}); fix the syntax")
     defaults: dict[str, Any] = {}
     node = root
-    if isinstance(data, dict):
+    if isinstance(data, dict) and isinstance(root, yaml.MappingNode):
         defaults = data.get("defaults") or {}
         if "pairs" not in data or not isinstance(defaults, dict):
             fail(f"{path}: expected a list of pairs, or a mapping with 'pairs' (and 'defaults')")
@@ -325,7 +329,8 @@ def check_rows(rows: list[RosterRow], defaults: dict[str, Any], now: datetime) -
 
 @dataclass
 class Outcome:
-    row: RosterRow
+    line: int
+    request: StartRelationship
     result: str  # started | exists | failed
     reason: str = ""
 
@@ -339,18 +344,18 @@ async def start_rows(
     gate = asyncio.Semaphore(concurrency)
     bar = progress.add_task("starting", total=len(rows))
 
-    async def one(row: RosterRow) -> Outcome:
-        assert row.request is not None
+    async def one(line: int, request: StartRelationship) -> Outcome:
         async with gate:
             try:
-                started = await start_relationship(client, row.request, task_queue, now)
-                outcome = Outcome(row, "started" if started.created else "exists")
+                started = await start_relationship(client, request, task_queue, now)
+                outcome = Outcome(line, request, "started" if started.created else "exists")
             except (RPCError, ValueError) as err:
-                outcome = Outcome(row, "failed", getattr(err, "message", str(err)))
+                outcome = Outcome(line, request, "failed", getattr(err, "message", str(err)))
         progress.advance(bar)
         return outcome
 
-    return list(await asyncio.gather(*(one(r) for r in rows)))
+    pending = [one(r.line, r.request) for r in rows if r.request is not None]
+    return list(await asyncio.gather(*pending))
 
 
 def _roster_defaults(
@@ -378,10 +383,10 @@ def _report_problems(path: Path, bad: list[RosterRow], total: int, as_json: bool
 @app.command("import")
 def import_roster(
     roster: Annotated[Path, typer.Argument(help="CSV or YAML roster, one row per pair.")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row; start none.")] = False,
-    program: Annotated[
-        str | None, typer.Option(help="Program for rows without one.")
-    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every row; start none.")
+    ] = False,
+    program: Annotated[str | None, typer.Option(help="Program for rows without one.")] = None,
     kind: Annotated[Kind | None, typer.Option(help="Kind for rows without one.")] = None,
     operator_id: OperatorId = None,
     operator_name: OperatorName = None,
@@ -400,7 +405,11 @@ def import_roster(
     if not rows:
         fail(f"{roster}: no pairs in the roster; add one row per mentor-mentee pair")
     operator = nest_people(
-        {"operator_id": operator_id, "operator_name": operator_name, "operator_email": operator_email}
+        {
+            "operator_id": operator_id,
+            "operator_name": operator_name,
+            "operator_email": operator_email,
+        }
     ).get("operator", {})
     defaults = merge(nest_people(file_defaults), _roster_defaults(program, kind, operator))
     now = now_utc()
@@ -443,29 +452,26 @@ def _show_import(outcomes: list[Outcome], as_json: bool) -> None:
             {
                 "ok": not failed,
                 "dry_run": False,
-                "started": [o.row.request.workflow_id for o in outcomes if _is(o, "started")],
-                "existing": [o.row.request.workflow_id for o in outcomes if _is(o, "exists")],
-                "failed": [{"line": o.row.line, "problem": o.reason} for o in failed],
+                "started": [o.request.workflow_id for o in outcomes if o.result == "started"],
+                "existing": [o.request.workflow_id for o in outcomes if o.result == "exists"],
+                "failed": [{"line": o.line, "problem": o.reason} for o in failed],
             }
         )
     else:
-        words = {"started": "started", "exists": "already running", "failed": "failed"}
+        words = {"started": "started", "exists": "already exists", "failed": "failed"}
         rows = [
-            started_row(o.row.request, words[o.result] + (f": {o.reason}" if o.reason else ""))
+            started_row(o.request, words[o.result] + (f": {o.reason}" if o.reason else ""))
             for o in outcomes
-            if o.row.request is not None
         ]
         console.print(table("Import", STARTED_COLUMNS, rows))
-        line = f"started {counts['started']}, already running {counts['exists']}"
+        line = f"started {counts['started']}, {counts['exists']} already exist"
         if counts["started"] == 0 and not failed:
             line += ": nothing new to start"
         console.print(line)
     if failed:
-        fail(f"{len(failed)} pairs failed to start; fix the cause and import again (safe to re-run)")
-
-
-def _is(outcome: Outcome, result: str) -> bool:
-    return outcome.result == result and outcome.row.request is not None
+        fail(
+            f"{len(failed)} pairs failed to start; fix the cause and import again (safe to re-run)"
+        )
 
 
 # --------------------------------------------------------------------------- list
@@ -515,9 +521,9 @@ def health(item: Listed) -> str:
 
 async def find(client: Client, query: str, limit: int) -> list[Listed]:
     found = []
-    async for execution in client.list_workflows(query, limit=limit):
-        if execution.status is WorkflowExecutionStatus.CONTINUED_AS_NEW:
-            continue  # an earlier run of a relationship that carries on in a later one
+    # Earlier runs of a relationship that carries on in a later one are not relationships.
+    current = f"{query} AND ExecutionStatus != 'ContinuedAsNew'"
+    async for execution in client.list_workflows(current, limit=limit):
         found.append(listed(execution))
     return found
 
@@ -665,7 +671,9 @@ def show_status(view: StatusView) -> None:
     ]
     if s.end_date:
         rows.insert(3, ("end date", s.end_date.isoformat()))
-    console.print(table(f"Relationship {s.id}", ("", ""), rows))
+    overview = table(f"Relationship {s.id}", ("", ""), rows)
+    overview.show_header = False
+    console.print(overview)
     items = [
         [i.id, i.description, i.status.value, _when(i.due_at), i.source] for i in s.open_items()
     ]
@@ -678,7 +686,9 @@ def show_status(view: StatusView) -> None:
         if lp.closed_at is None
     ]
     if loops:
-        console.print(table("Open feedback loops", ("loop", "due", "waiting for", "overdue"), loops))
+        console.print(
+            table("Open feedback loops", ("loop", "due", "waiting for", "overdue"), loops)
+        )
 
 
 @app.command()

@@ -4,7 +4,7 @@ workflow runs, so a report counts exactly what happened, long after Temporal for
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Annotated
 
 import typer
@@ -89,37 +89,26 @@ def ledger_report(ledger: Ledger, program: str | None = None) -> list[ProgramRep
     return reports
 
 
+METRICS: tuple[tuple[str, Callable[[ProgramReport], object]], ...] = (
+    ("pairs", lambda r: r.relationships),
+    ("completed", lambda r: r.by_outcome.get("completed", 0)),
+    ("concluded early", lambda r: r.by_outcome.get("concluded_early", 0)),
+    ("not started", lambda r: r.by_outcome.get("not_started", 0)),
+    ("cancelled", lambda r: r.by_outcome.get("cancelled", 0)),
+    ("in progress", lambda r: r.by_outcome.get(IN_PROGRESS, 0)),
+    ("at risk now", lambda r: r.at_risk_now),
+    ("ever at risk", lambda r: r.ever_at_risk),
+    ("meetings held", lambda r: r.meetings_held),
+    ("meetings missed", lambda r: r.meetings_missed),
+    ("loops closed", lambda r: r.loops_closed),
+    ("average days", lambda r: "" if r.average_duration_days is None else r.average_duration_days),
+)
+
+
 def show_reports(reports: list[ProgramReport]) -> None:
-    columns = (
-        "program",
-        "pairs",
-        "completed",
-        "ended early",
-        "not started",
-        "cancelled",
-        "in progress",
-        "at risk now",
-        "ever at risk",
-        "meetings held",
-        "missed",
-        "loops closed",
-        "avg days",
-    )
-    rows = [
-        [
-            r.program,
-            r.relationships,
-            *(r.by_outcome.get(o, 0) for o in OUTCOMES),
-            r.at_risk_now,
-            r.ever_at_risk,
-            r.meetings_held,
-            r.meetings_missed,
-            r.loops_closed,
-            "" if r.average_duration_days is None else f"{r.average_duration_days:g}",
-        ]
-        for r in reports
-    ]
-    console.print(table("Program outcomes", columns, rows))
+    """One column per program: a cohort's numbers read down, programs compare across."""
+    rows = [[label, *(metric(r) for r in reports)] for label, metric in METRICS]
+    console.print(table("Program outcomes", ("", *(r.program for r in reports)), rows))
 
 
 @app.command()
@@ -133,7 +122,8 @@ def report(
         with Ledger.from_url(settings.resolved_ledger_url) as ledger:
             reports = ledger_report(ledger, program)
     except (SQLAlchemyError, OSError) as err:
-        fail(f"cannot read the ledger at {settings.resolved_ledger_url} ({err}); check MENTORFLOW_LEDGER_URL")
+        url = settings.resolved_ledger_url
+        fail(f"cannot read the ledger at {url} ({err}); check MENTORFLOW_LEDGER_URL")
     if as_json:
         print_json(reports)
         return

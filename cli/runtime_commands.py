@@ -165,7 +165,10 @@ async def wait_until_serving(
         with contextlib.suppress(RuntimeError):
             return await connect(settings)
         if time.monotonic() > deadline:
-            fail(f"the Temporal dev server did not answer within {READY_WITHIN:.0f}s; see {server.log_file}")
+            fail(
+                f"the Temporal dev server did not answer within {READY_WITHIN:.0f}s; "
+                f"see {server.log_file}"
+            )
         await asyncio.sleep(0.25)
 
 
@@ -180,8 +183,10 @@ async def watch(process: subprocess.Popen[bytes], stop_event: asyncio.Event) -> 
 
 
 def announce(server: Server, settings: Settings) -> None:
-    console.print(f"[bold green]mentorflow is up[/]  Temporal {server.address} "
-                  f"(namespace {server.namespace}), task queue {settings.task_queue}")
+    console.print(
+        f"[bold green]mentorflow is up[/]  Temporal {server.address} "
+        f"(namespace {server.namespace}), task queue {settings.task_queue}"
+    )
     if server.ui:
         console.print(f"  web UI:  {server.ui_url}/namespaces/{server.namespace}/workflows")
     console.print(f"  data:    {server.data_dir.resolve()} (server state, ledger, outbox)")
@@ -204,7 +209,9 @@ async def serve(server: Server, settings: Settings) -> int:
         stop(process)
         output.close()
     if died:
-        console.print(f"[red]the Temporal dev server stopped unexpectedly; see {server.log_file}[/]")
+        console.print(
+            f"[red]the Temporal dev server stopped unexpectedly; see {server.log_file}[/]"
+        )
         return 1
     console.print("mentorflow stopped")
     return 0
@@ -223,7 +230,8 @@ def up(
     port: Annotated[
         int | None,
         typer.Option(
-            envvar="MENTORFLOW_TEMPORAL_PORT", help="gRPC port; default from TEMPORAL_ADDRESS or 7233."
+            envvar="MENTORFLOW_TEMPORAL_PORT",
+            help="gRPC port; default from TEMPORAL_ADDRESS or 7233.",
         ),
     ] = None,
     ui_port: Annotated[int, typer.Option(envvar="MENTORFLOW_UI_PORT", help="Web UI port.")] = 8233,

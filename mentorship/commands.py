@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from mentorship.cadence import Cadence, MeetingFormat
-from mentorship.limits import MAX_ITEMS, MAX_REASON, MAX_SHORT, MAX_TEXT
+from mentorship.limits import MAX_ID, MAX_ITEMS, MAX_RATINGS, MAX_REASON, MAX_SHORT, MAX_TEXT
 from mentorship.participants import Actor
 from mentorship.specificity import vagueness
 
@@ -42,6 +42,7 @@ Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Reason = Annotated[str, Field(min_length=1, max_length=MAX_REASON), AfterValidator(_not_blank)]
 Specific = Annotated[str, Field(max_length=MAX_SHORT * 2), AfterValidator(_specific)]
 Moment = Annotated[datetime, AfterValidator(_aware)]
+ObjectiveId = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
 
 
 class Command(BaseModel):
@@ -114,7 +115,7 @@ class ItemStatus(StrEnum):
 
 
 class ReportProgress(Command):
-    item_id: str = Field(min_length=1, max_length=32)
+    item_id: str = Field(min_length=1, max_length=MAX_ID)
     status: ItemStatus
     note: Text = ""
 
@@ -161,7 +162,7 @@ class Evolution(BaseModel):
     cadence: Cadence | None = None
     format: MeetingFormat | None = None
     add_objectives: list[Short] = Field(default_factory=list, max_length=10)
-    retire_objectives: list[str] = Field(default_factory=list, max_length=10)
+    retire_objectives: list[ObjectiveId] = Field(default_factory=list, max_length=10)
 
     def is_empty(self) -> bool:
         return not (self.cadence or self.format or self.add_objectives or self.retire_objectives)
@@ -170,7 +171,9 @@ class Evolution(BaseModel):
 class SubmitReview(Command):
     review_number: int = Field(ge=1)
     effectiveness: int = Field(ge=1, le=5)
-    progress: dict[str, int] = Field(default_factory=dict, description="objective id -> 1..5")
+    progress: dict[ObjectiveId, int] = Field(
+        default_factory=dict, max_length=MAX_RATINGS, description="objective id -> 1..5"
+    )
     decision: ReviewDecision
     evolution: Evolution | None = None
     comment: Text = ""
@@ -197,7 +200,7 @@ class Conclude(Command):
 class SubmitReflection(Command):
     highlights: list[Short] = Field(min_length=1, max_length=10)
     wins: list[Short] = Field(default_factory=list, max_length=MAX_ITEMS)
-    goals_met: list[str] = Field(default_factory=list, max_length=10)
+    goals_met: list[ObjectiveId] = Field(default_factory=list, max_length=10)
     next_steps: Text = ""
 
 

@@ -7,6 +7,7 @@ events, and the ledgers that auditors read are written from them.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from activities.ledger_records import to_entry
 from activities.ledger_store import Ledger
@@ -14,6 +15,7 @@ from mentorship import commands as c
 from mentorship.cadence import Cadence, CadenceKind
 from mentorship.commands import ItemStatus, ReviewDecision
 from mentorship.events import Recorded
+from mentorship.participants import Actor
 from tests.factories import (
     MENTEE,
     MENTOR,
@@ -31,7 +33,7 @@ from tests.factories import (
 )
 
 
-def _hold_next(j: Journey, actor: c.Actor = MENTOR, **extra: object) -> int:
+def _hold_next(j: Journey, actor: Actor = MENTOR, **extra: Any) -> int:
     meeting = j.state.next_meeting
     assert meeting is not None
     j.advance(meeting.scheduled_at + timedelta(hours=1))

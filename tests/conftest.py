@@ -74,7 +74,9 @@ async def lifecycle(time_env: WorkflowEnvironment, settings: Settings) -> AsyncI
 
 
 @pytest.fixture
-async def dev_lifecycle(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Lifecycle]:
+async def dev_lifecycle(
+    dev_env: WorkflowEnvironment, settings: Settings
+) -> AsyncIterator[Lifecycle]:
     """Like `lifecycle`, on the real dev server: real time, real visibility."""
     from activities.ledger_store import Ledger
 

@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.ledger_records import recorded_events
@@ -159,15 +159,16 @@ def test_a_swapped_entry_does_not_echo_the_key() -> None:
 
 
 def test_without_keys_the_converter_is_the_plain_pydantic_one() -> None:
-    assert data_converter() is pydantic_data_converter
-    assert data_converter(Settings(_env_file=None)).payload_codec is None  # type: ignore[call-arg]
+    assert data_converter().payload_codec is None
+    assert issubclass(data_converter().payload_converter_class, PydanticPayloadConverter)
+    assert data_converter(Settings(_env_file=None)).payload_codec is None
 
 
 async def test_keys_from_the_environment_encrypt_what_the_converter_writes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("MENTORFLOW_CODEC_KEYS", f"{KEY_B}, {KEY_A}")
-    converter = data_converter(Settings(_env_file=None))  # type: ignore[call-arg]
+    converter = data_converter(Settings(_env_file=None))
     command = goals()
 
     [payload] = await converter.encode([command])
@@ -176,16 +177,16 @@ async def test_keys_from_the_environment_encrypt_what_the_converter_writes(
     assert payload.metadata[KEY_ID] == b"key-b"
     assert b"design review" not in payload.data
     assert back == command
-    assert KEY_A.split(":", 1)[1] not in repr(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert KEY_A.split(":", 1)[1] not in repr(Settings(_env_file=None))
 
 
 async def test_keys_from_a_file_with_comments_and_lines(tmp_path: Path) -> None:
     keys = tmp_path / "codec.keys"
     keys.write_text(f"# rotated 2026-05\n{KEY_B}\n{KEY_A}  # old, still read\n")
-    converter = data_converter(Settings(_env_file=None, codec_keys_file=keys))  # type: ignore[call-arg]
-    [under_a] = await data_converter(
-        Settings(_env_file=None, codec_keys=SecretStr(KEY_A))  # type: ignore[call-arg]
-    ).encode(["old"])
+    converter = data_converter(Settings(_env_file=None, codec_keys_file=keys))
+    [under_a] = await data_converter(Settings(_env_file=None, codec_keys=SecretStr(KEY_A))).encode(
+        ["old"]
+    )
 
     [payload] = await converter.encode(["new"])
 
@@ -196,7 +197,7 @@ async def test_keys_from_a_file_with_comments_and_lines(tmp_path: Path) -> None:
 def test_a_missing_keys_file_names_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "nope.keys"
     with pytest.raises(CodecKeyError, match=r"nope\.keys"):
-        data_converter(Settings(_env_file=None, codec_keys_file=missing))  # type: ignore[call-arg]
+        data_converter(Settings(_env_file=None, codec_keys_file=missing))
 
 
 # ---------------------------------------------------------------------------- the raw history

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -12,9 +13,13 @@ import pytest
 from google.protobuf import json_format
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.testing import WorkflowEnvironment
 
-from worker.codec import KEY_ID, EncryptionCodec, KeyRing, generate_key
+from tests.conftest import installed_binary
+from tests.test_codec import DANA, NOTES, drive_a_short_lifecycle, encrypted_worker
+from worker.codec import KEY_ID, EncryptionCodec, KeyRing, codec_from, generate_key
 from worker.codec_server import bound_socket, build_app, server
+from worker.settings import Settings
 
 TOKEN = "tok-" + "x7Yq" * 8
 UI = "http://localhost:8233"
@@ -144,3 +149,68 @@ async def test_bad_requests_are_explained(codec_url: str) -> None:
 def test_an_empty_token_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="MENTORFLOW_CODEC_TOKEN is empty"):
         build_app(CODEC, SecretStr("  "))
+
+
+@pytest.mark.devserver
+async def test_the_temporal_cli_reads_a_sealed_history_through_the_codec_server(
+    dev_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    async with encrypted_worker(dev_env, settings) as sealed:
+        rid = await drive_a_short_lifecycle(
+            sealed.client, settings.task_queue, await dev_env.get_current_time()
+        )
+        codec = codec_from(sealed.settings)
+        assert codec is not None
+        app = build_app(codec, SecretStr(TOKEN), cors_origins=[UI])
+        sock = bound_socket("127.0.0.1", 0)
+        running = server(app, "127.0.0.1", 0)
+        task = asyncio.create_task(running.serve(sockets=[sock]))
+        while not running.started:
+            await asyncio.sleep(0.01)
+        endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}/{{namespace}}"
+        try:
+            without = await _show(dev_env, rid)
+            decoded = await _show(
+                dev_env, rid, "--codec-endpoint", endpoint, "--codec-auth", f"Bearer {TOKEN}"
+            )
+        finally:
+            running.should_exit = True
+            await task
+
+    assert NOTES not in without
+    assert NOTES in decoded and DANA.email in decoded
+
+
+def _payload_text(value: Any) -> Iterator[str]:
+    """The data of every payload in `temporal workflow show --output json`, base64 undone."""
+    if isinstance(value, dict):
+        if "metadata" in value and "data" in value:
+            yield base64.b64decode(value["data"]).decode(errors="replace")
+        for inner in value.values():
+            yield from _payload_text(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _payload_text(inner)
+
+
+async def _show(env: WorkflowEnvironment, workflow_id: str, *extra: str) -> str:
+    """`temporal workflow show` as an operator would run it; output and errors together."""
+    process = await asyncio.create_subprocess_exec(
+        installed_binary("temporal"),
+        "workflow",
+        "show",
+        "--address",
+        env.client.service_client.config.target_host,
+        "--namespace",
+        env.client.namespace,
+        "-w",
+        workflow_id,
+        "--output",
+        "json",
+        *extra,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 0, output.decode(errors="replace")
+    return "\n".join(_payload_text(json.loads(output)))

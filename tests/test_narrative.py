@@ -31,7 +31,7 @@ def test_an_event_type_without_a_sentence_is_named() -> None:
         pass
 
     with pytest.raises(LookupError, match="Invented"):
-        what(Invented())  # type: ignore[arg-type]
+        what(Invented())
 
 
 def test_every_recorded_event_of_two_whole_lifecycles_reads_as_a_sentence() -> None:

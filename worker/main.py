@@ -1,35 +1,117 @@
-"""The worker process: connects, registers what it needs, runs until told to stop."""
+"""The worker process: checks its settings, connects, registers what it needs, runs until
+told to stop, then drains.
+
+Draining matters because a notification is a side effect: when a deployment replaces a
+worker (SIGTERM), the delivery it is in the middle of is finished and recorded by that
+worker, instead of being cut off and sent again, later, by another.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Sequence
 
 import structlog
+from temporalio.client import Client, Interceptor
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.ledger_store import Ledger
 from worker.app import build_worker, lifecycle_activities
+from worker.observability import configure_logging, tracing, use_runtime
+from worker.setting_checks import (
+    SettingsError,
+    WorkerStartError,
+    check_settings,
+    env_name,
+    load_settings,
+)
 from worker.settings import Settings
 from worker.temporal import connect, register_search_attributes
 
+__all__ = [
+    "SettingsError",
+    "WorkerStartError",
+    "check_settings",
+    "env_name",
+    "load_settings",
+    "run_worker",
+]
+
 log = structlog.get_logger("mentorflow.worker")
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Run until `stop` is set or the process gets SIGINT/SIGTERM, then drain and exit."""
+    """Run until `stop` is set or the process gets SIGINT/SIGTERM, then drain and return.
+
+    On stop, polling ends at once and activities already running get the worker's graceful
+    shutdown timeout to finish. Raises SettingsError (a bad setting, named) or
+    WorkerStartError (Temporal unreachable) before doing any work.
+    """
+    check_settings(settings)
+    use_runtime(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    client = await connect(settings)
-    await register_search_attributes(client, settings.namespace)
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, _on_signal, sig, stop)
+    try:
+        with tracing(settings) as interceptors:
+            client = await _connect(settings, interceptors)
+            configure_logging(settings)
+            await _register_search_attributes(client, settings.namespace)
+            await _serve(client, settings, stop)
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+    log.info("worker stopped")
+
+
+def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
+    if not stop.is_set():
+        log.info("worker stop requested", signal=sig.name)
+    stop.set()
+
+
+async def _serve(client: Client, settings: Settings, stop: asyncio.Event) -> None:
     ledger = Ledger.from_url(settings.resolved_ledger_url)
     try:
         worker = build_worker(client, settings, lifecycle_activities(settings, ledger))
         async with worker:
-            log.info("worker running", task_queue=settings.task_queue, namespace=settings.namespace)
+            log.info(
+                "worker running",
+                task_queue=settings.task_queue,
+                namespace=settings.namespace,
+                temporal=settings.temporal_address,
+            )
             await stop.wait()
-            log.info("worker draining")
+            log.info("worker draining", task_queue=settings.task_queue)
     finally:
         ledger.dispose()
-    log.info("worker stopped")
+
+
+async def _connect(settings: Settings, interceptors: Sequence[Interceptor]) -> Client:
+    try:
+        client = await connect(settings)
+    except RuntimeError as err:
+        raise WorkerStartError(
+            f"cannot reach Temporal at {settings.temporal_address} ({err}); check "
+            f"{env_name('temporal_address')}, the TLS settings, and that the server is up"
+        ) from None
+    if not interceptors:
+        return client
+    config = client.config()
+    config["interceptors"] = [*config["interceptors"], *interceptors]
+    return Client(**config)
+
+
+async def _register_search_attributes(client: Client, namespace: str) -> None:
+    """Workers of a fleet start together; when two add the same attribute at once, the
+    loser is told it exists, which is all it wanted."""
+    try:
+        await register_search_attributes(client, namespace)
+    except RPCError as err:
+        if err.status not in (RPCStatusCode.ALREADY_EXISTS, RPCStatusCode.INVALID_ARGUMENT):
+            raise
+        await register_search_attributes(client, namespace)

@@ -3,20 +3,58 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
+from pydantic import ValidationError
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from worker.codec import codec_from
 from worker.settings import Settings
 from workflows import search_attributes as sa
+
+MAX_PROBLEMS = 5
+MAX_PROBLEM_CHARS = 200
+
+
+class ConcisePayloadConverter(PydanticPayloadConverter):
+    """Pydantic payloads, with refusals of malformed input kept short.
+
+    Pydantic lists every bad field, so a dict with thousands of unknown keys would come back
+    as a refusal twenty times its size: past Temporal's payload limit, and an echo of the
+    input. A few problems, each cut short, say enough to fix the call.
+    """
+
+    def from_payloads(
+        self, payloads: Sequence[Payload], type_hints: list[type] | None = None
+    ) -> list[Any]:
+        try:
+            return super().from_payloads(payloads, type_hints)
+        except ValidationError as err:
+            raise ValueError(concise(err)) from None
+
+
+def concise(err: ValidationError) -> str:
+    problems = [
+        f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg'][:MAX_PROBLEM_CHARS]}"
+        for e in err.errors(include_url=False, include_input=False)[:MAX_PROBLEMS]
+    ]
+    more = err.error_count() - len(problems)
+    return f"invalid {err.title}: " + "; ".join(problems) + (f"; and {more} more" if more else "")
+
+
+PLAIN = dataclasses.replace(
+    pydantic_data_converter, payload_converter_class=ConcisePayloadConverter
+)
 
 
 def data_converter(settings: Settings | None = None) -> DataConverter:
@@ -27,9 +65,9 @@ def data_converter(settings: Settings | None = None) -> DataConverter:
     """
     codec = codec_from(settings) if settings is not None else None
     if codec is None:
-        return pydantic_data_converter
+        return PLAIN
     return dataclasses.replace(
-        pydantic_data_converter,
+        PLAIN,
         payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

@@ -166,6 +166,7 @@ class MentorshipWorkflow:
             phase=self._state.phase.value,
         )
         await self._flush()  # the caller hears back once the ledger holds its events
+        self._wake = True  # the run loop may now be free to continue as new
         return result
 
     def _commit(self, outcome: Outcome) -> None:
@@ -249,7 +250,10 @@ class MentorshipWorkflow:
         async with self._flushing:
             while self._pending or self._outbox:
                 events, notifications = list(self._pending), list(self._outbox)
-                result: BatchResult = await workflow.execute_local_activity(
+                # A regular activity, not a local one: its input is written to history before
+                # it runs, so a retried workflow task can never append a different event
+                # under a key an earlier, uncommitted attempt already used.
+                result: BatchResult = await workflow.execute_activity(
                     RECORD_EVENTS,
                     EventBatch(
                         relationship_id=self._state.id, events=events, notifications=notifications

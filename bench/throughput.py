@@ -1,0 +1,193 @@
+"""2. Throughput against the floor: relationships per second through onboarding and 3 meetings.
+
+On the real dev server, file-backed as the embedded runtime runs it. Each relationship is
+started, onboarded (goals, commitment, two confirmations) and has three meetings logged (as
+either party may log a meeting early, the bench needs no clock tricks). The floor starts the
+same number of minimal workflows and sends them the same updates doing the same activities.
+A run counts as done when every activity it caused has finished, not when the last update
+returned, so deliveries still in flight are not left out.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from temporalio.client import Client
+
+from bench.baseline import FloorWorkflow
+from bench.common import (
+    Bench,
+    Report,
+    Row,
+    Running,
+    Tally,
+    bench_settings,
+    bounded,
+    dev_server,
+    floor_worker,
+    project_worker,
+    stopwatch,
+    unique,
+    wait_for,
+)
+from bench.histories import ChainStats, RunStats, Shape, run_chain, shape_of
+from mentorship import commands as c
+from tests.factories import MENTEE, MENTOR, commitment, goals, log, request
+from worker.relationships import act, start_relationship
+
+NAME = "throughput"
+MEETINGS = 3
+RATIO_TARGET = 0.7
+CONCURRENCY = 32
+
+
+def base_size(quick: bool) -> int:
+    return 5 if quick else 25
+
+
+@dataclass
+class Point:
+    """One measured size: the same N for the project and the floor."""
+
+    n: int
+    project_seconds: float
+    floor_seconds: float
+    updates_per_relationship: int
+    activities_per_relationship: int
+    events_per_relationship: int
+    floor_events_per_relationship: int
+
+    @property
+    def project_rate(self) -> float:
+        return self.n / self.project_seconds
+
+    @property
+    def floor_rate(self) -> float:
+        return self.n / self.floor_seconds
+
+    @property
+    def ratio(self) -> float:
+        return self.project_rate / self.floor_rate
+
+
+async def _relationship(client: Client, task_queue: str, relationship_id: str) -> None:
+    """Start, onboard, three meetings: the client calls an operator and a pair would make."""
+    now = datetime.now(UTC)
+    await start_relationship(client, request(relationship_id=relationship_id), task_queue, now)
+    await act(client, relationship_id, goals())
+    await act(client, relationship_id, commitment())
+    await act(client, relationship_id, c.ConfirmAgreement(actor=MENTEE))
+    await act(client, relationship_id, c.ConfirmAgreement(actor=MENTOR))
+    for _ in range(MEETINGS):
+        # Held just now: a meeting may be logged before its slot, never in the future.
+        await act(client, relationship_id, log(MENTEE, datetime.now(UTC), notes="Notes"))
+
+
+async def _floor(client: Client, task_queue: str, workflow_id: str, shape: Shape) -> None:
+    handle = await client.start_workflow(
+        FloorWorkflow.run, shape.plan, id=workflow_id, task_queue=task_queue
+    )
+    for step in shape.steps:
+        await handle.execute_update(FloorWorkflow.step, step)
+
+
+async def _settled(tally: Tally, before: int, expected: int, what: str) -> None:
+    await wait_for(lambda: tally.done - before >= expected, what, timeout=600)
+
+
+async def _warm_up(client: Client, running: Running) -> tuple[Shape, ChainStats]:
+    """One relationship, untimed: loads everything, and its history gives the floor's shape."""
+    warm = unique("warm")
+    await _relationship(client, running.settings.task_queue, warm)
+    histories = await run_chain(client, warm)
+    shape = shape_of(histories)
+    await _settled(running.tally, 0, shape.activities, "the warm-up relationship's activities")
+    return shape, ChainStats([RunStats.of(h) for h in histories])
+
+
+async def measure(bench: Bench, client: Client, folder: Path, n: int) -> Point:
+    """Both sides at one size; the floor goes first so any warming favours it."""
+    async with project_worker(client, bench_settings(folder / f"project-{n}")) as project:
+        shape, project_stats = await _warm_up(client, project)
+        async with floor_worker(client, bench_settings(folder / f"floor-{n}")) as floor:
+            await _floor(client, floor.settings.task_queue, unique("floor-warm"), shape)
+            await _settled(floor.tally, 0, shape.activities, "the floor warm-up")
+            before = floor.tally.done
+            ids = [unique(f"floor-{n}-{i}") for i in range(n)]
+            with bench.bar(f"floor: {n} minimal workflows", n) as advance, stopwatch() as floor_watch:
+                await bounded(
+                    ids,
+                    lambda wid: _floor(client, floor.settings.task_queue, wid, shape),
+                    CONCURRENCY,
+                    advance,
+                )
+                await _settled(floor.tally, before, n * shape.activities, "the floor's activities")
+            floor_events = len((await run_chain(client, ids[0]))[0].events)
+        before = project.tally.done
+        ids = [unique(f"rel-{n}-{i}") for i in range(n)]
+        with bench.bar(f"mentorflow: {n} relationships", n) as advance, stopwatch() as watch:
+            await bounded(
+                ids,
+                lambda rid: _relationship(client, project.settings.task_queue, rid),
+                CONCURRENCY,
+                advance,
+            )
+            await _settled(project.tally, before, n * shape.activities, "the project's activities")
+    return Point(
+        n=n,
+        project_seconds=watch.seconds,
+        floor_seconds=floor_watch.seconds,
+        updates_per_relationship=len(shape.steps),
+        activities_per_relationship=shape.activities,
+        events_per_relationship=project_stats.total("events"),
+        floor_events_per_relationship=floor_events,
+    )
+
+
+def report_for(point: Point) -> Report:
+    report = Report(NAME, f"2. Throughput: {point.n} relationships through onboarding + {MEETINGS} meetings")
+    report.add(
+        Row(
+            "relationships per second",
+            point.project_rate,
+            point.floor_rate,
+            unit="rel/s",
+            target=f"ratio >= {RATIO_TARGET}",
+            ok=point.ratio >= RATIO_TARGET,
+        ),
+        Row(
+            "updates per second",
+            point.project_rate * point.updates_per_relationship,
+            point.floor_rate * point.updates_per_relationship,
+            unit="upd/s",
+        ),
+        Row("wall time", point.project_seconds, point.floor_seconds, unit="s"),
+        Row("updates per relationship", point.updates_per_relationship, point.updates_per_relationship),
+        Row(
+            "activities per relationship",
+            point.activities_per_relationship,
+            point.activities_per_relationship,
+        ),
+        Row(
+            "history events per relationship",
+            point.events_per_relationship,
+            point.floor_events_per_relationship,
+        ),
+    )
+    report.notes.append(
+        f"{CONCURRENCY} relationships in flight; client and worker share one process; "
+        "dev server file-backed"
+    )
+    return report
+
+
+async def run(bench: Bench, sizes: list[int] | None = None) -> list[Point]:
+    folder = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
+    points = []
+    async with dev_server(folder / "temporal.db") as env:
+        for n in sizes or [base_size(bench.quick) * 16]:
+            points.append(await measure(bench, env.client, folder, n))
+    return points
