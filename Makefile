@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: install run test
+.PHONY: install run test lint test-nocache
 
 # Created once; `make install` refreshes it after dependencies change.
 $(VENV)/bin/mentorflow:
@@ -15,5 +15,16 @@ install:
 run: | $(VENV)/bin/mentorflow
 	$(VENV)/bin/mentorflow up
 
-test: | $(VENV)/bin/mentorflow
+# The whole suite: lint and types, every test, then the workflow tests again with the
+# workflow cache off so every task replays (catches replay-only nondeterminism).
+test: lint | $(VENV)/bin/mentorflow
 	$(VENV)/bin/pytest -q
+	$(MAKE) test-nocache
+
+lint: | $(VENV)/bin/mentorflow
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test-nocache: | $(VENV)/bin/mentorflow
+	MENTORFLOW_TEST_NO_CACHE=1 $(VENV)/bin/pytest -q tests/test_workflow_paths.py \
+		tests/test_workflow_year.py tests/test_workflow_continue_as_new.py

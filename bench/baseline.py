@@ -58,10 +58,12 @@ class FloorWorkflow:
         for _ in range(plan.timers):
             await workflow.sleep(plan.timer_every)
         await workflow.wait_condition(
-            lambda: not plan.stay_open
-            and self._handled >= plan.updates
-            and self._in_flight == 0
-            and workflow.all_handlers_finished()
+            lambda: (
+                not plan.stay_open
+                and self._handled >= plan.updates
+                and self._in_flight == 0
+                and workflow.all_handlers_finished()
+            )
         )
         return self._handled
 
@@ -91,4 +93,3 @@ class FloorWorkflow:
             )
         finally:
             self._in_flight -= 1
-

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import platform
 import statistics
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
@@ -228,6 +231,24 @@ class Bench:
 
 
 @dataclass
+class CpuClock:
+    """CPU seconds used by this process and by its children (the Temporal server) so far."""
+
+    process: psutil.Process = field(default_factory=psutil.Process)
+
+    def read(self) -> tuple[float, float]:
+        mine = self.process.cpu_times()
+        children = 0.0
+        for child in self.process.children(recursive=True):
+            try:
+                times = child.cpu_times()
+            except psutil.Error:
+                continue
+            children += times.user + times.system
+        return mine.user + mine.system, children
+
+
+@dataclass
 class Stopwatch:
     started: float = field(default_factory=time.perf_counter)
     stopped: float | None = None
@@ -304,30 +325,51 @@ def unique(prefix: str) -> str:
 # --------------------------------------------------------------------------- servers
 
 
+@contextmanager
+def _child_output_to(log: Path) -> Iterator[None]:
+    """A server started here writes its banner and logs to `log`, not over the tables: the
+    child inherits file descriptors 1 and 2 as they are at spawn time."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with log.open("ab") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+    try:
+        yield
+    finally:
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
 @asynccontextmanager
 async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     from worker.temporal import register_search_attributes
 
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(),
-        test_server_existing_path=installed_binary("temporal-test-server"),
-    )
+    with _child_output_to(Path(tempfile.gettempdir()) / "bench-test-server.log"):
+        env = await WorkflowEnvironment.start_time_skipping(
+            data_converter=data_converter(),
+            test_server_existing_path=installed_binary("temporal-test-server"),
+        )
     async with env:
         await register_search_attributes(env.client, "default")
         yield env
 
 
 @asynccontextmanager
-async def dev_server(database: Path | None) -> AsyncIterator[WorkflowEnvironment]:
-    """The real dev server from the installed `temporal` binary; file-backed when given a
-    path, as the embedded runtime runs it."""
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(),
-        dev_server_existing_path=installed_binary("temporal"),
-        dev_server_database_filename=str(database) if database else None,
-        search_attributes=sa.ALL,
-        dev_server_log_level="error",
-    )
+async def dev_server(folder: Path, *, file_backed: bool = True) -> AsyncIterator[WorkflowEnvironment]:
+    """The real dev server from the installed `temporal` binary; file-backed by default, as
+    the embedded runtime runs it. Its output goes to `folder/temporal.log`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with _child_output_to(folder / "temporal.log"):
+        env = await WorkflowEnvironment.start_local(
+            data_converter=data_converter(),
+            dev_server_existing_path=installed_binary("temporal"),
+            dev_server_database_filename=str(folder / "temporal.db") if file_backed else None,
+            search_attributes=sa.ALL,
+            dev_server_log_level="error",
+        )
     async with env:
         yield env
 
@@ -336,10 +378,36 @@ async def dev_server(database: Path | None) -> AsyncIterator[WorkflowEnvironment
 
 
 class Tally:
-    """Activities finished so far: a run is over when its fire-and-forget sends are done."""
+    """Activities begun and finished: a run is over when its fire-and-forget sends are done.
+
+    Counts, not expectations: how many activities a relationship causes depends on timing
+    (an update that lands in the same workflow task as the start shares its ledger write)."""
 
     def __init__(self) -> None:
+        self.begun = 0
         self.done = 0
+
+    @contextmanager
+    def counting(self) -> Iterator[None]:
+        self.begun += 1
+        try:
+            yield
+        finally:
+            self.done += 1
+
+    @property
+    def idle(self) -> bool:
+        return self.begun == self.done
+
+    async def settled(self, what: str, quiet: float = 0.2) -> float:
+        """Waits until nothing runs and nothing new starts for `quiet` seconds; returns the
+        moment (perf_counter) it went idle, so the quiet wait is not charged to the run."""
+        while True:
+            await wait_for(lambda: self.idle, what, timeout=600, pause=0.005)
+            idle_at, seen = time.perf_counter(), self.begun
+            await asyncio.sleep(quiet)
+            if self.idle and self.begun == seen:
+                return idle_at
 
 
 class CountedActivities(LifecycleActivities):
@@ -353,17 +421,13 @@ class CountedActivities(LifecycleActivities):
 
     @activity.defn(name=RECORD_EVENTS)
     async def record_events(self, batch: EventBatch) -> Any:
-        try:
+        with self.tally.counting():
             return await super().record_events(batch)
-        finally:
-            self.tally.done += 1
 
     @activity.defn(name=SEND_NOTIFICATION)
     async def send_notification(self, notification: Notification) -> None:
-        try:
+        with self.tally.counting():
             await super().send_notification(notification)
-        finally:
-            self.tally.done += 1
 
 
 def bench_settings(folder: Path, **overrides: Any) -> Settings:
@@ -402,12 +466,13 @@ async def project_worker(client: Client, settings: Settings) -> AsyncIterator[Ru
 def counted_floor_activities(tally: Tally) -> list[Callable[..., Awaitable[Any]]]:
     @activity.defn(name=FLOOR_RECORD)
     async def record(count: int) -> int:
-        tally.done += 1
-        return count
+        with tally.counting():
+            return count
 
     @activity.defn(name=FLOOR_SEND)
     async def send(key: str) -> None:
-        tally.done += 1
+        with tally.counting():
+            return None
 
     return [record, send]
 

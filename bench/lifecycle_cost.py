@@ -159,12 +159,17 @@ async def run(bench: Bench, days: int = YEAR) -> Report:
         async with floor_worker(env.client, bench_settings(folder / "floor")) as floor:
             with stopwatch() as floor_watch:
                 handle = await env.client.start_workflow(
-                    FloorWorkflow.run, shape.plan, id=unique("floor-year"), task_queue=floor.settings.task_queue
+                    FloorWorkflow.run,
+                    shape.plan,
+                    id=unique("floor-year"),
+                    task_queue=floor.settings.task_queue,
                 )
                 for step in shape.steps:
                     await handle.execute_update(FloorWorkflow.step, step)
                 await handle.result()
-            floor_stats = ChainStats([RunStats.of(h) for h in await run_chain(env.client, handle.id)])
+            floor_stats = ChainStats(
+                [RunStats.of(h) for h in await run_chain(env.client, handle.id)]
+            )
     per_year = YEAR / days
     report.add(
         Row(

@@ -11,6 +11,8 @@ returned, so deliveries still in flight are not left out.
 from __future__ import annotations
 
 import tempfile
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,9 +31,7 @@ from bench.common import (
     dev_server,
     floor_worker,
     project_worker,
-    stopwatch,
     unique,
-    wait_for,
 )
 from bench.histories import ChainStats, RunStats, Shape, run_chain, shape_of
 from mentorship import commands as c
@@ -49,12 +49,22 @@ def base_size(quick: bool) -> int:
 
 
 @dataclass
+class Leg:
+    """One side of a measurement: wall seconds, and CPU seconds of this process (client and
+    worker) and of the Temporal server."""
+
+    seconds: float
+    cpu: float
+    server_cpu: float
+
+
+@dataclass
 class Point:
     """One measured size: the same N for the project and the floor."""
 
     n: int
-    project_seconds: float
-    floor_seconds: float
+    project: Leg
+    floor: Leg
     updates_per_relationship: int
     activities_per_relationship: int
     events_per_relationship: int
@@ -62,11 +72,11 @@ class Point:
 
     @property
     def project_rate(self) -> float:
-        return self.n / self.project_seconds
+        return self.n / self.project.seconds
 
     @property
     def floor_rate(self) -> float:
-        return self.n / self.floor_seconds
+        return self.n / self.floor.seconds
 
     @property
     def ratio(self) -> float:
@@ -94,18 +104,25 @@ async def _floor(client: Client, task_queue: str, workflow_id: str, shape: Shape
         await handle.execute_update(FloorWorkflow.step, step)
 
 
-async def _settled(tally: Tally, before: int, expected: int, what: str) -> None:
-    await wait_for(lambda: tally.done - before >= expected, what, timeout=600)
-
-
 async def _warm_up(client: Client, running: Running) -> tuple[Shape, ChainStats]:
     """One relationship, untimed: loads everything, and its history gives the floor's shape."""
     warm = unique("warm")
     await _relationship(client, running.settings.task_queue, warm)
     histories = await run_chain(client, warm)
     shape = shape_of(histories)
-    await _settled(running.tally, 0, shape.activities, "the warm-up relationship's activities")
+    await running.tally.settled("the warm-up relationship's activities")
     return shape, ChainStats([RunStats.of(h) for h in histories])
+
+
+async def _timed(
+    bench: Bench, label: str, ids: list[str], drive: Callable[[str], Awaitable[None]], tally: Tally
+) -> float:
+    """Seconds from the first start until every activity the runs caused has finished."""
+    started = time.perf_counter()
+    with bench.bar(label, len(ids)) as advance:
+        await bounded(ids, drive, CONCURRENCY, advance)
+    idle_at = await tally.settled(label)
+    return idle_at - started
 
 
 async def measure(bench: Bench, client: Client, folder: Path, n: int) -> Point:
@@ -113,33 +130,30 @@ async def measure(bench: Bench, client: Client, folder: Path, n: int) -> Point:
     async with project_worker(client, bench_settings(folder / f"project-{n}")) as project:
         shape, project_stats = await _warm_up(client, project)
         async with floor_worker(client, bench_settings(folder / f"floor-{n}")) as floor:
-            await _floor(client, floor.settings.task_queue, unique("floor-warm"), shape)
-            await _settled(floor.tally, 0, shape.activities, "the floor warm-up")
-            before = floor.tally.done
+            queue = floor.settings.task_queue
+            await _floor(client, queue, unique("floor-warm"), shape)
+            await floor.tally.settled("the floor warm-up")
             ids = [unique(f"floor-{n}-{i}") for i in range(n)]
-            with bench.bar(f"floor: {n} minimal workflows", n) as advance, stopwatch() as floor_watch:
-                await bounded(
-                    ids,
-                    lambda wid: _floor(client, floor.settings.task_queue, wid, shape),
-                    CONCURRENCY,
-                    advance,
-                )
-                await _settled(floor.tally, before, n * shape.activities, "the floor's activities")
-            floor_events = len((await run_chain(client, ids[0]))[0].events)
-        before = project.tally.done
-        ids = [unique(f"rel-{n}-{i}") for i in range(n)]
-        with bench.bar(f"mentorflow: {n} relationships", n) as advance, stopwatch() as watch:
-            await bounded(
+            floor_leg = await _timed(
+                bench,
+                f"floor: {n} minimal workflows",
                 ids,
-                lambda rid: _relationship(client, project.settings.task_queue, rid),
-                CONCURRENCY,
-                advance,
+                lambda wid: _floor(client, queue, wid, shape),
+                floor.tally,
             )
-            await _settled(project.tally, before, n * shape.activities, "the project's activities")
+            floor_events = len((await run_chain(client, ids[0]))[0].events)
+        queue = project.settings.task_queue
+        project_leg = await _timed(
+            bench,
+            f"mentorflow: {n} relationships",
+            [unique(f"rel-{n}-{i}") for i in range(n)],
+            lambda rid: _relationship(client, queue, rid),
+            project.tally,
+        )
     return Point(
         n=n,
-        project_seconds=watch.seconds,
-        floor_seconds=floor_watch.seconds,
+        project=project_leg,
+        floor=floor_leg,
         updates_per_relationship=len(shape.steps),
         activities_per_relationship=shape.activities,
         events_per_relationship=project_stats.total("events"),
@@ -148,7 +162,9 @@ async def measure(bench: Bench, client: Client, folder: Path, n: int) -> Point:
 
 
 def report_for(point: Point) -> Report:
-    report = Report(NAME, f"2. Throughput: {point.n} relationships through onboarding + {MEETINGS} meetings")
+    report = Report(
+        NAME, f"2. Throughput: {point.n} relationships through onboarding + {MEETINGS} meetings"
+    )
     report.add(
         Row(
             "relationships per second",
@@ -164,8 +180,24 @@ def report_for(point: Point) -> Report:
             point.floor_rate * point.updates_per_relationship,
             unit="upd/s",
         ),
-        Row("wall time", point.project_seconds, point.floor_seconds, unit="s"),
-        Row("updates per relationship", point.updates_per_relationship, point.updates_per_relationship),
+        Row("wall time", point.project.seconds, point.floor.seconds, unit="s"),
+        Row(
+            "client + worker CPU per relationship",
+            point.project.cpu / point.n * 1000,
+            point.floor.cpu / point.n * 1000,
+            unit="ms",
+        ),
+        Row(
+            "server CPU per relationship",
+            point.project.server_cpu / point.n * 1000,
+            point.floor.server_cpu / point.n * 1000,
+            unit="ms",
+        ),
+        Row(
+            "updates per relationship",
+            point.updates_per_relationship,
+            point.updates_per_relationship,
+        ),
         Row(
             "activities per relationship",
             point.activities_per_relationship,
@@ -187,7 +219,7 @@ def report_for(point: Point) -> Report:
 async def run(bench: Bench, sizes: list[int] | None = None) -> list[Point]:
     folder = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
     points = []
-    async with dev_server(folder / "temporal.db") as env:
+    async with dev_server(folder) as env:
         for n in sizes or [base_size(bench.quick) * 16]:
             points.append(await measure(bench, env.client, folder, n))
     return points
