@@ -22,6 +22,7 @@ from temporalio.client import Client
 from bench.baseline import FloorWorkflow
 from bench.common import (
     Bench,
+    CpuClock,
     Report,
     Row,
     Running,
@@ -116,13 +117,16 @@ async def _warm_up(client: Client, running: Running) -> tuple[Shape, ChainStats]
 
 async def _timed(
     bench: Bench, label: str, ids: list[str], drive: Callable[[str], Awaitable[None]], tally: Tally
-) -> float:
-    """Seconds from the first start until every activity the runs caused has finished."""
+) -> Leg:
+    """From the first start until every activity the runs caused has finished."""
+    clock = CpuClock()
+    cpu, server_cpu = clock.read()
     started = time.perf_counter()
     with bench.bar(label, len(ids)) as advance:
         await bounded(ids, drive, CONCURRENCY, advance)
     idle_at = await tally.settled(label)
-    return idle_at - started
+    cpu_after, server_after = clock.read()
+    return Leg(idle_at - started, cpu_after - cpu, server_after - server_cpu)
 
 
 async def measure(bench: Bench, client: Client, folder: Path, n: int) -> Point:

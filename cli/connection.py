@@ -30,6 +30,8 @@ async def client() -> Client:
     current = settings()
     try:
         return await connect(current)
+    except ValueError as err:  # e.g. a codec key that does not decode
+        fail(f"bad setting: {err}")
     except RuntimeError as err:
         fail(
             f"cannot reach Temporal at {current.temporal_address} ({err}); start the engine with "

@@ -28,6 +28,7 @@ from mentorship.state import (
     ReviewEntry,
 )
 
+NOTES_KEPT = 3
 Mutation = Callable[[RelationshipState, Any, datetime], None]
 _MUTATIONS: dict[type[Any], Mutation] = {}
 
@@ -149,6 +150,7 @@ def _logged(s: RelationshipState, e: ev.MeetingLogged, at: datetime) -> None:
     meeting.status = MeetingStatus.HELD
     meeting.held_at, meeting.format = e.held_at, e.format
     meeting.duration_minutes, meeting.notes, meeting.wins = e.duration_minutes, e.notes, e.wins
+    _keep_recent_notes(s)
     for i, text in enumerate(e.action_items, start=1):
         item_id = f"m{e.number}-{i}"
         s.action_items[item_id] = ActionItem(
@@ -161,6 +163,17 @@ def _logged(s: RelationshipState, e: ev.MeetingLogged, at: datetime) -> None:
     s.missed_in_a_row = 0
     s.held_since_loop += 1
     s.last_activity_at = at
+
+
+def _keep_recent_notes(s: RelationshipState) -> None:
+    """Only the latest notes travel with the state; the ledger keeps every one.
+
+    State is carried through continue-as-new as one payload: years of meeting notes would
+    outgrow Temporal's payload limit, and the lifecycle only ever reads the last ones.
+    """
+    held = [m for m in s.meetings if m.status is MeetingStatus.HELD]
+    for meeting in held[:-NOTES_KEPT]:
+        meeting.notes = ""
 
 
 @_on(ev.MeetingMissed)
@@ -221,12 +234,16 @@ def _loop_closed(s: RelationshipState, e: ev.LoopClosed, at: datetime) -> None:
 def _at_risk(s: RelationshipState, e: ev.AtRiskRaised, at: datetime) -> None:
     s.at_risk, s.risk_reasons = True, e.reasons
     if e.review_at is not None and (s.next_review_at is None or e.review_at < s.next_review_at):
+        s.review_due_before_risk = s.next_review_at
         s.next_review_at = e.review_at
 
 
 @_on(ev.AtRiskCleared)
 def _at_risk_cleared(s: RelationshipState, e: ev.AtRiskCleared, at: datetime) -> None:
     s.at_risk, s.risk_reasons = False, []
+    if s.review_due_before_risk is not None and s.open_review is None:
+        # Recovered before the early review opened: the periodic rhythm stands again.
+        s.next_review_at, s.review_due_before_risk = s.review_due_before_risk, None
 
 
 @_on(ev.ReviewOpened)
@@ -235,6 +252,7 @@ def _review_opened(s: RelationshipState, e: ev.ReviewOpened, at: datetime) -> No
         Review(number=e.number, reason=e.reason, detail=e.detail, opened_at=at, due_at=e.due_at)
     )
     s.review_requested = None
+    s.review_due_before_risk = None
     s.phase = Phase.UNDER_REVIEW
 
 
@@ -298,7 +316,7 @@ def _resumed(s: RelationshipState, e: ev.Resumed, at: datetime) -> None:
 
 def _shift_deadlines(s: RelationshipState, shift: timedelta) -> None:
     """Pending timers restart where they stood when the relationship was paused."""
-    for name in ("onboarding_deadline", "grace_until", "next_review_at"):
+    for name in ("onboarding_deadline", "grace_until", "next_review_at", "review_due_before_risk"):
         value = getattr(s, name)
         if value is not None:
             setattr(s, name, value + shift)

@@ -180,6 +180,7 @@ class RelationshipState(BaseModel):
 
     reviews: list[Review] = Field(default_factory=list)
     next_review_at: datetime | None = None
+    review_due_before_risk: datetime | None = None
     review_requested: str | None = None
 
     conclusion: Conclusion | None = None

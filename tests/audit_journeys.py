@@ -59,7 +59,8 @@ def eventful() -> Journey:
     _hold_next(j)
     _hold_next(j)  # the third meeting asks for feedback
     j.do(mentor_feedback(1))
-    j.advance(j.state.loops[0].due_at + timedelta(minutes=1))  # the mentee answers late
+    # the mentee answers so late that the early review has opened
+    j.advance(j.state.loops[0].due_at + timedelta(days=2, minutes=1))
     j.do(mentee_feedback(1))
     for item in j.state.open_items():
         j.do(c.ReportProgress(actor=MENTEE, item_id=item.id, status=ItemStatus.DONE, note="ok"))

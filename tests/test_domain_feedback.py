@@ -185,3 +185,34 @@ def test_an_unanswered_review_still_decides_by_its_deadline() -> None:
     decided = [r for r in j.history if r.event.type == "ReviewDecided"]
     assert decided and decided[0].cause == "review 1 passed its deadline"
     assert j.state.phase is Phase.ACTIVE
+
+
+def test_recovering_before_the_early_review_restores_the_periodic_rhythm() -> None:
+    j = Journey()
+    j.onboard()
+    periodic = j.state.next_review_at
+    first = j.state.meetings[0].scheduled_at
+    j.advance(first + timedelta(days=17))
+    assert j.state.at_risk and j.state.next_review_at != periodic
+    meeting = j.state.next_meeting
+    assert meeting is not None
+    j.do(log(MENTEE, j.now))
+    assert not j.state.at_risk
+    assert j.state.next_review_at == periodic
+    assert j.rebuilt() == j.state
+
+
+def test_only_the_latest_meeting_notes_travel_with_the_state() -> None:
+    j = Journey()
+    j.onboard()
+    _hold_meetings(j, 5)
+    notes = [m.notes for m in j.state.meetings if m.status.value == "held"]
+    assert notes == [
+        "",
+        "",
+        "Worked through the RFC",
+        "Worked through the RFC",
+        "Worked through the RFC",
+    ]
+    logged = [r.event for r in j.history if r.event.type == "MeetingLogged"]
+    assert all(e.notes == "Worked through the RFC" for e in logged)  # type: ignore[union-attr]
