@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: install run test lint test-nocache
+.PHONY: install run test lint test-nocache bench
 
 # Created once; `make install` refreshes it after dependencies change.
 $(VENV)/bin/mentorflow:
@@ -28,3 +28,8 @@ lint: | $(VENV)/bin/mentorflow
 test-nocache: | $(VENV)/bin/mentorflow
 	MENTORFLOW_TEST_NO_CACHE=1 $(VENV)/bin/pytest -q tests/test_workflow_paths.py \
 		tests/test_workflow_year.py tests/test_workflow_continue_as_new.py
+
+# Every benchmark against a minimal-workflow baseline on this machine (about 10 minutes on
+# 2 cores); `make bench BENCH_ARGS=--quick` for a few minutes, `--only NAME` for one.
+bench: | $(VENV)/bin/mentorflow
+	$(VENV)/bin/python -m bench.run $(BENCH_ARGS)

@@ -20,10 +20,16 @@ FLOOR_SEND = "floor_send"
 
 @dataclass
 class Step:
-    """What one trigger (the start, or one update) does: ledger writes awaited, sends not."""
+    """What one trigger (the start, or one update) does: local activities and activities it
+    waits for, in order, then activities it starts and leaves running."""
 
     local: int = 0
-    remote: int = 0
+    awaited: int = 0
+    detached: int = 0
+
+    @property
+    def activities(self) -> int:
+        return self.local + self.awaited + self.detached
 
 
 @dataclass
@@ -82,7 +88,11 @@ class FloorWorkflow:
             await workflow.execute_local_activity(
                 FLOOR_RECORD, 1, start_to_close_timeout=timedelta(seconds=30)
             )
-        for _ in range(step.remote):
+        for _ in range(step.awaited):
+            await workflow.execute_activity(
+                FLOOR_SEND, "k", start_to_close_timeout=timedelta(minutes=2)
+            )
+        for _ in range(step.detached):
             self._in_flight += 1
             asyncio.create_task(self._send())  # noqa: RUF006 counted by _in_flight
 

@@ -358,7 +358,9 @@ async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @asynccontextmanager
-async def dev_server(folder: Path, *, file_backed: bool = True) -> AsyncIterator[WorkflowEnvironment]:
+async def dev_server(
+    folder: Path, *, file_backed: bool = True
+) -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server from the installed `temporal` binary; file-backed by default, as
     the embedded runtime runs it. Its output goes to `folder/temporal.log`."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ from temporalio.client import Client, WorkflowHistory
 
 from bench.baseline import Plan, Step
 
-_STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
 _UPDATE = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+_UPDATE_DONE = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
 _TASK = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
 _ACTIVITY = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
 _MARKER = EventType.EVENT_TYPE_MARKER_RECORDED  # a local activity's result
@@ -85,30 +85,36 @@ class Shape:
 
     @property
     def activities(self) -> int:
-        every = [self.plan.on_start, *self.steps]
-        return sum(s.local + s.remote for s in every)
+        return sum(s.activities for s in [self.plan.on_start, *self.steps])
 
 
 def shape_of(histories: list[WorkflowHistory]) -> Shape:
-    """The same Temporal work without the domain: each activity is charged to the start or
-    the update that precedes it in history (timer-driven ones to the last update), and every
-    timer the project started becomes one timer of the floor."""
+    """The same Temporal work without the domain. An activity scheduled while an update is
+    open is one that update waits for; any other is charged, left running, to the start or
+    the update before it (timer-driven ones to the last update). Every timer the project
+    started becomes one timer of the floor."""
     start = Step()
     updates: list[Step] = []
     timers = 0
     for history in histories:
         current = start
+        open_updates: dict[int, Step] = {}
         for event in history.events:
             kind = event.event_type
-            if kind == _STARTED and history is histories[0]:
-                current = start
-            elif kind == _UPDATE:
+            waiting = list(open_updates.values())[-1] if open_updates else None
+            if kind == _UPDATE:
                 current = Step()
                 updates.append(current)
+                open_updates[event.event_id] = current
+            elif kind == _UPDATE_DONE:
+                accepted = event.workflow_execution_update_completed_event_attributes
+                open_updates.pop(accepted.accepted_event_id, None)
             elif kind == _MARKER:
-                current.local += 1
+                (waiting or current).local += 1
+            elif kind == _ACTIVITY and waiting is not None:
+                waiting.awaited += 1
             elif kind == _ACTIVITY:
-                current.remote += 1
+                current.detached += 1
             elif kind == _TIMER:
                 timers += 1
     return Shape(Plan(on_start=start, updates=len(updates), timers=timers), updates)

@@ -69,7 +69,9 @@ async def lifecycle(time_env: WorkflowEnvironment, settings: Settings) -> AsyncI
     ledger = Ledger.from_url(settings.resolved_ledger_url)
     activities = lifecycle_activities(settings, ledger)
     async with build_worker(time_env.client, settings, activities):
-        yield Lifecycle(time_env, settings, ledger)
+        life = Lifecycle(time_env, settings, ledger)
+        yield life
+        await life.close()
     ledger.dispose()
 
 
@@ -83,7 +85,9 @@ async def dev_lifecycle(
     ledger = Ledger.from_url(settings.resolved_ledger_url)
     activities = lifecycle_activities(settings, ledger)
     async with build_worker(dev_env.client, settings, activities):
-        yield Lifecycle(dev_env, settings, ledger)
+        life = Lifecycle(dev_env, settings, ledger)
+        yield life
+        await life.close()
     ledger.dispose()
 
 

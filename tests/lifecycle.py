@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.ledger_records import recorded_events
@@ -96,6 +98,14 @@ class Lifecycle:
     env: WorkflowEnvironment
     settings: Settings
     ledger: Ledger
+    started: list[str] = field(default_factory=list)
+
+    async def close(self) -> None:
+        """End what a test left running: on the shared time-skipping server an open workflow
+        whose worker is gone would hold the clock for every test after it."""
+        for relationship_id in self.started:
+            with contextlib.suppress(RPCError, WorkflowFailureError):
+                await self.env.client.get_workflow_handle(relationship_id).terminate("test over")
 
     async def now(self) -> datetime:
         return await self.env.get_current_time()
@@ -116,6 +126,7 @@ class Lifecycle:
             self.env.client, request, self.settings.task_queue, await self.now()
         )
         assert started.created, f"{unique} already existed"
+        self.started.append(started.relationship_id)
         return Pair(relationship_handle(self.env.client, started.relationship_id), self)
 
     def outbox(self) -> list[dict[str, Any]]:

@@ -343,6 +343,9 @@ async def test_execution_history_opens_encrypted_payloads_with_the_configured_ke
             await relationship_handle(encrypting, started.relationship_id).execute_update(
                 "submit_goals", goals(), result_type=UpdateResult
             )
+    # Ended here: on the shared time-skipping server an open workflow without its worker
+    # would hold the clock for every test after this one.
+    await time_env.client.get_workflow_handle(started.relationship_id).terminate("test over")
     raw = await time_env.client.get_workflow_handle(started.relationship_id).fetch_history()
     stored = raw.events[0].workflow_execution_started_event_attributes.input.payloads[0]
     assert stored.metadata["encoding"] == b"binary/encrypted", "Temporal holds ciphertext"

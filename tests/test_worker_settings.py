@@ -3,13 +3,24 @@ they arrive, and a bad one stops the worker before it starts, naming the variabl
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import ipaddress
 import os
 import socket
+import ssl
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from temporalio.testing import WorkflowEnvironment
 
 from activities.ledger_store import Ledger
@@ -18,6 +29,7 @@ from worker.codec import generate_key
 from worker.main import SettingsError, check_settings, load_settings, run_worker
 from worker.setting_checks import TRACING_MODULES, all_env_names, env_name
 from worker.settings import Settings
+from worker.temporal import connect
 
 PREFIXES = ("MENTORFLOW_", "TEMPORAL_")
 
@@ -67,22 +79,139 @@ async def test_an_unreachable_temporal_is_one_line_naming_the_address(
 # ----------------------------------------------------------------------------- TLS
 
 
-def test_mtls_files_come_from_the_environment(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    files = {name: tmp_path / f"{name}.pem" for name in ("cert", "key", "ca")}
-    for path in files.values():
-        path.write_text("-----BEGIN TEST-----\n-----END TEST-----\n")
-    env.setenv("MENTORFLOW_TLS_CERT", str(files["cert"]))
-    env.setenv("MENTORFLOW_TLS_KEY", str(files["key"]))
-    env.setenv("MENTORFLOW_TLS_CA", str(files["ca"]))
+@dataclass
+class Pki:
+    """A private CA with a certificate for 127.0.0.1 and one client certificate, as PEM files."""
+
+    folder: Path
+    ca: x509.Certificate = field(init=False)
+    ca_key: ec.EllipticCurvePrivateKey = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ca_key = ec.generate_private_key(ec.SECP256R1())
+        self.ca = self._sign("mentorflow test CA", self.ca_key.public_key(), ca=True)
+        self._write("ca.pem", self.ca, None)
+        for name in ("server", "client"):
+            key = ec.generate_private_key(ec.SECP256R1())
+            self._write(f"{name}.pem", self._sign(f"mentorflow {name}", key.public_key()), key)
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+    def _sign(self, cn: str, public: Any, ca: bool = False) -> x509.Certificate:
+        now = dt.datetime.now(dt.UTC)
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject if ca else self.ca.subject)
+            .public_key(public)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return builder.sign(self.ca_key, hashes.SHA256())
+
+    def _write(self, name: str, cert: x509.Certificate, key: Any) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path(name).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        if key is not None:
+            self.path(name.replace(".pem", ".key")).write_bytes(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+
+
+@asynccontextmanager
+async def tls_front(
+    target: str, pki: Pki, *, require_client_cert: bool
+) -> AsyncIterator[tuple[int, list[str]]]:
+    """A TLS-terminating proxy in front of the plaintext dev server, as a load balancer in
+    front of a cluster would be; yields its port and the client certificates it saw."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=pki.path("ca.pem"))
+    context.load_cert_chain(pki.path("server.pem"), pki.path("server.key"))
+    context.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    host, _, port = target.rpartition(":")
+    clients: list[str] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peercert") or {}
+        clients.extend(v for rdn in peer.get("subject", ()) for k, v in rdn if k == "commonName")
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+    async with server:
+        yield server.sockets[0].getsockname()[1], clients
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    return Pki(tmp_path / "pki")
+
+
+def test_mtls_files_come_from_the_environment(env: pytest.MonkeyPatch, pki: Pki) -> None:
+    env.setenv("MENTORFLOW_TLS_CERT", str(pki.path("client.pem")))
+    env.setenv("MENTORFLOW_TLS_KEY", str(pki.path("client.key")))
+    env.setenv("MENTORFLOW_TLS_CA", str(pki.path("ca.pem")))
 
     settings = load_settings()
     check_settings(settings)
 
     assert (settings.tls_cert, settings.tls_key, settings.tls_ca) == (
-        files["cert"],
-        files["key"],
-        files["ca"],
+        pki.path("client.pem"),
+        pki.path("client.key"),
+        pki.path("ca.pem"),
     )
+
+
+async def test_mtls_settings_connect_through_a_front_that_demands_a_client_certificate(
+    env: pytest.MonkeyPatch, pki: Pki, dev_env: WorkflowEnvironment
+) -> None:
+    target = dev_env.client.service_client.config.target_host
+    async with tls_front(target, pki, require_client_cert=True) as (port, clients):
+        env.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{port}")
+        env.setenv("MENTORFLOW_TLS_CA", str(pki.path("ca.pem")))
+        with pytest.raises(RuntimeError):  # no client certificate: the front refuses
+            await connect(load_settings())
+
+        env.setenv("MENTORFLOW_TLS_CERT", str(pki.path("client.pem")))
+        env.setenv("MENTORFLOW_TLS_KEY", str(pki.path("client.key")))
+        client = await connect(load_settings())
+
+        assert await client.service_client.check_health()
+        assert "mentorflow client" in clients
+
+
+async def test_a_private_ca_alone_gives_server_tls(
+    env: pytest.MonkeyPatch, pki: Pki, dev_env: WorkflowEnvironment
+) -> None:
+    target = dev_env.client.service_client.config.target_host
+    async with tls_front(target, pki, require_client_cert=False) as (port, _):
+        env.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{port}")
+        env.setenv("MENTORFLOW_TLS_CA", str(pki.path("ca.pem")))
+
+        client = await connect(load_settings())
+
+        assert await client.service_client.check_health()
 
 
 async def test_a_missing_ca_file_stops_the_worker_naming_its_variable(

@@ -19,9 +19,11 @@ from pydantic import AliasChoices, SecretStr, ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from worker.app import channels_config
+from worker.codec import codec_from
 from worker.settings import Settings
 
-# What each observability extra needs before MENTORFLOW_TRACING=true can do anything.
+# What MENTORFLOW_TRACING=true needs installed (the `otel` extra of the package).
 TRACING_MODULES = (
     "opentelemetry.trace",
     "opentelemetry.sdk.trace",
@@ -158,8 +160,6 @@ def _unwritable(settings: Settings, folder: Path, reason: str) -> str:
 
 
 def _channels(settings: Settings) -> None:
-    from worker.app import channels_config  # the worker's own wiring, imported late
-
     if settings.webhook_url and settings.webhook_secret is None:
         raise SettingsError(
             f"{env_name('webhook_url')} is set but {env_name('webhook_secret')} is not; "
@@ -193,8 +193,6 @@ def _channel_variable(match: re.Match[str]) -> str:
 
 
 def _codec(settings: Settings) -> None:
-    from worker.codec import codec_from
-
     try:
         codec_from(settings)
     except (ValueError, OSError) as err:  # CodecKeyError is a ValueError; it names the variable

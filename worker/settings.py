@@ -59,8 +59,8 @@ class Settings(BaseSettings):
     max_concurrent_activities: int = Field(default=100, ge=1, le=10_000)
     max_concurrent_workflow_tasks: int = Field(default=100, ge=1, le=10_000)
     max_cached_workflows: int = Field(default=10_000, ge=0, le=1_000_000)
-    # Observability: Temporal SDK metrics for Prometheus at http://<metrics_host>:<metrics_port>/metrics
-    # (off unless a port is set), logs as console lines or JSON, OpenTelemetry spans on request.
+    # Observability: Temporal SDK metrics on http://<metrics_host>:<metrics_port>/metrics (off
+    # unless a port is set), logs as console lines or JSON, OpenTelemetry spans on request.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     metrics_host: str = "127.0.0.1"
     log_format: Literal["console", "json"] = "console"

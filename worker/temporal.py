@@ -75,10 +75,11 @@ def data_converter(settings: Settings | None = None) -> DataConverter:
 
 async def connect(settings: Settings) -> Client:
     tls: TLSConfig | bool = False
-    if settings.tls_cert and settings.tls_key:
+    # A CA alone means server TLS signed by a private CA; a certificate and key add mTLS.
+    if settings.tls_ca or (settings.tls_cert and settings.tls_key):
         tls = TLSConfig(
-            client_cert=settings.tls_cert.read_bytes(),
-            client_private_key=settings.tls_key.read_bytes(),
+            client_cert=settings.tls_cert.read_bytes() if settings.tls_cert else None,
+            client_private_key=settings.tls_key.read_bytes() if settings.tls_key else None,
             server_root_ca_cert=settings.tls_ca.read_bytes() if settings.tls_ca else None,
         )
     return await Client.connect(

@@ -1,0 +1,113 @@
+"""The benchmarks at a tiny size: the harness still runs and its figures still mean something.
+
+No timing thresholds: the figures depend on the machine. What must hold anywhere is that
+each benchmark drives real work on both sides, counts it, and computes its ratio.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+from bench import audit_speed, bulk_import, lifecycle_cost, memory, scaling, throughput
+from bench.common import Bench, Report
+from bench.run import cli
+
+pytestmark = pytest.mark.devserver
+
+
+def _bench() -> Bench:
+    return Bench(quick=True, quiet=True)
+
+
+def _sane(report: Report, *metrics: str) -> None:
+    for metric in metrics:
+        row = report.row(metric)
+        assert row.project is not None and row.project > 0, f"{metric}: {row.project}"
+        assert row.ratio is not None and math.isfinite(row.ratio) and row.ratio > 0, metric
+
+
+async def test_lifecycle_cost_counts_every_run_of_the_relationship() -> None:
+    report = await lifecycle_cost.run(_bench(), days=60)
+
+    assert report.row("meetings held").project == 4
+    _sane(
+        report,
+        "wall time per relationship-year",
+        "history events per meeting cycle",
+        "largest run",
+        "workflow tasks",
+        "updates",
+    )
+    # The floor does exactly the project's Temporal work, only without the domain.
+    for metric in ("updates", "timers started"):
+        row = report.row(metric)
+        assert row.project == row.baseline, metric
+    events = report.row("history events, all runs").project
+    assert events is not None and events >= report.row("largest run").project  # type: ignore[operator]
+    rows = report.row("ledger rows").project
+    assert rows is not None and rows > 4 * 3  # at least the meetings and their scheduling
+
+
+async def test_throughput_drives_both_sides_to_the_same_shape() -> None:
+    (point,) = await throughput.run(_bench(), [2])
+
+    assert point.n == 2
+    assert point.updates_per_relationship == 4 + throughput.MEETINGS
+    assert point.activities_per_relationship > 0
+    assert point.project.seconds > 0 and point.floor.seconds > 0
+    assert point.events_per_relationship > point.updates_per_relationship
+    _sane(throughput.report_for(point), "relationships per second", "updates per second")
+
+
+async def test_memory_shows_what_the_passthrough_saves() -> None:
+    curves = await memory.run(_bench(), [8])
+
+    assert {c.samples[-1].n for c in curves.values()} == {8, memory.unpassed_size(8)}
+    assert all(c.warm_rss > 0 for c in curves.values())
+    project = curves["project"].per_relationship_kib(8)
+    unpassed = curves["unpassed"].per_relationship_kib(memory.unpassed_size(8))
+    # A domain imported afresh by every cached run costs megabytes, not kilobytes.
+    assert unpassed > project
+    report = memory.report_for(curves)
+    assert report.row("worker RSS per cached relationship").baseline is not None
+
+
+def test_audit_speed_times_each_command_against_the_raw_rows() -> None:
+    report = audit_speed.run(_bench(), years=1)
+
+    timed = [r for r in report.rows if r.unit == "ms"]
+    assert len(timed) == 7
+    for row in timed:
+        assert row.project is not None and row.project > 0
+        assert row.ratio is not None and row.ratio > 0
+    assert "ledger events" in report.title
+
+
+async def test_bulk_import_goes_through_the_cli_import_path() -> None:
+    report = await bulk_import.run(_bench(), n=6)
+
+    _sane(report, "rows per second", "wall time")
+
+
+def test_scaling_reports_cost_per_relationship_at_each_size() -> None:
+    leg = throughput.Leg(seconds=2.0, cpu=1.0, server_cpu=1.0)
+    points = [
+        throughput.Point(n, leg, leg, updates_per_relationship=7, activities_per_relationship=7,
+                         events_per_relationship=90, floor_events_per_relationship=80)
+        for n in (1, 4, 16)
+    ]
+    curve = memory.Curve("project", warm_rss=100, samples=[memory.Sample(16, 100 + 16 * 1024, 1.0)])
+    report = scaling.report_for(points, {"project": curve, "floor": curve})
+
+    assert [r.project for r in report.rows[:3]] == [2000.0, 500.0, 125.0]
+    assert report.rows[-1].project == 1.0
+
+
+def test_the_runner_refuses_an_unknown_benchmark_by_name() -> None:
+    result = CliRunner().invoke(cli, ["--only", "speed"])
+
+    assert result.exit_code != 0
+    assert "unknown benchmark speed" in result.output
