@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import TypeVar
 
-from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from cli.output import fail, validation_message
+from cli.output import fail
+from worker.setting_checks import SettingsError, load_settings
 from worker.settings import Settings
 from worker.temporal import connect
 
@@ -20,10 +20,11 @@ T = TypeVar("T")
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
+    """Settings from the environment; a bad one stops the command naming the variable."""
     try:
-        return Settings()
-    except ValidationError as err:
-        fail(f"bad setting: {validation_message(err)}")
+        return load_settings()
+    except SettingsError as err:
+        fail(str(err))
 
 
 async def client() -> Client:
