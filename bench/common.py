@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -45,7 +45,7 @@ from activities.lifecycle import LifecycleActivities
 from bench.baseline import FLOOR_RECORD, FLOOR_SEND, FloorWorkflow
 from mentorship.notifications import Notification
 from tests.conftest import installed_binary
-from worker.app import build_worker, channels_config, workflow_runner
+from worker.app import build_worker, lifecycle_activities, workflow_runner
 from worker.settings import Settings
 from worker.temporal import data_converter
 from workflows import search_attributes as sa
@@ -221,13 +221,14 @@ class Bench:
     def bar(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
         """A progress bar for one phase; yields `advance(n)`, removed when the phase ends."""
         task: TaskID = self.progress.add_task(description, total=total)
+
+        def advance(n: int = 1) -> None:
+            self.progress.advance(task, n)
+
         try:
-            yield lambda n=1: self.progress.advance(task, n)
+            yield advance
         finally:
             self.progress.remove_task(task)
-
-    def say(self, text: str) -> None:
-        self.progress.console.print(f"[dim]{text}[/]", highlight=False)
 
 
 @dataclass
@@ -415,10 +416,8 @@ class Tally:
 class CountedActivities(LifecycleActivities):
     """The project's activities, unchanged, counted as they finish."""
 
-    def __init__(self, ledger: Ledger, settings: Settings, tally: Tally) -> None:
-        from activities.delivery import Deliverer
-
-        super().__init__(ledger, Deliverer(channels_config(settings), ledger))
+    def __init__(self, built: LifecycleActivities, tally: Tally) -> None:
+        super().__init__(built.ledger, built.deliverer)
         self.tally = tally
 
     @activity.defn(name=RECORD_EVENTS)
@@ -456,7 +455,7 @@ async def project_worker(client: Client, settings: Settings) -> AsyncIterator[Ru
     """The worker exactly as `mentorflow worker` builds it, with counted activities."""
     ledger = Ledger.from_url(settings.resolved_ledger_url)
     tally = Tally()
-    activities = CountedActivities(ledger, settings, tally)
+    activities = CountedActivities(lifecycle_activities(settings, ledger), tally)
     worker = build_worker(client, settings, activities)
     try:
         async with worker:
@@ -498,7 +497,3 @@ async def floor_worker(client: Client, settings: Settings) -> AsyncIterator[Runn
     async with worker:
         yield Running(worker, settings, tally)
 
-
-def sizes(base: int) -> Sequence[int]:
-    """The scaling points: 1x, 4x and 16x."""
-    return (base, base * 4, base * 16)

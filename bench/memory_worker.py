@@ -18,13 +18,15 @@ VARIANTS = ("project", "floor", "unpassed")
 
 def _leave_domain_in_sandbox() -> None:
     """What forgetting the passthrough looks like: the workflow module's
-    `imports_passed_through()` block does nothing, and `mentorship` is not on the list."""
+    `imports_passed_through()` block does nothing, and neither `mentorship` nor `workflows`
+    is on the list, so every run imports the domain afresh."""
     from temporalio import workflow
 
     import worker.app
 
+    ours = ("mentorship", "workflows")
     workflow.unsafe.imports_passed_through = staticmethod(contextlib.nullcontext)  # type: ignore[assignment]
-    worker.app.PASSTHROUGH = tuple(m for m in worker.app.PASSTHROUGH if m != "mentorship")
+    worker.app.PASSTHROUGH = tuple(m for m in worker.app.PASSTHROUGH if m not in ours)
 
 
 async def serve(variant: str, address: str, task_queue: str, folder: Path, cache: int) -> None:

@@ -44,7 +44,11 @@ class Runner:
     async def _throughput(self) -> list[throughput.Point]:
         if not self.points:
             quick = self.bench.quick
-            sizes = scaling.throughput_sizes(quick) if self.scaled else [throughput.base_size(quick) * 16]
+            sizes = (
+                scaling.throughput_sizes(quick)
+                if self.scaled
+                else [throughput.base_size(quick) * 16]
+            )
             self.points = await throughput.run(self.bench, sizes)
         return self.points
 
@@ -113,10 +117,16 @@ def main(
         reports = asyncio.run(runner.all())
     for report in reports:
         for row in report.missed:
-            console.print(f"[red]target missed[/] {report.name}: {row.metric} (target {row.target})")
+            console.print(
+                f"[red]target missed[/] {report.name}: {row.metric} (target {row.target})"
+            )
     console.print(f"all benchmarks: {watch.seconds:.0f} s")
     if json_path is not None:
-        data = {"machine": asdict(machine), "quick": quick, "reports": [r.as_json() for r in reports]}
+        data = {
+            "machine": asdict(machine),
+            "quick": quick,
+            "reports": [r.as_json() for r in reports],
+        }
         json_path.write_text(json.dumps(data, indent=2, default=str) + "\n")
 
 

@@ -143,7 +143,7 @@ def rounds_for(n: int) -> int:
     load or in the server's growing database then weighs on both sides alike. Other work
     on a shared machine is the biggest source of noise; batches stay large enough to keep
     CONCURRENCY relationships in flight."""
-    return max(1, min(4, n // (2 * CONCURRENCY)))
+    return max(1, min(4, n // CONCURRENCY))
 
 
 async def measure(bench: Bench, client: Client, folder: Path, n: int) -> Point:

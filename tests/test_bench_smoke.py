@@ -15,8 +15,6 @@ from bench import audit_speed, bulk_import, lifecycle_cost, memory, scaling, thr
 from bench.common import Bench, Report
 from bench.run import cli
 
-pytestmark = pytest.mark.devserver
-
 
 def _bench() -> Bench:
     return Bench(quick=True, quiet=True)
@@ -51,6 +49,7 @@ async def test_lifecycle_cost_counts_every_run_of_the_relationship() -> None:
     assert rows is not None and rows > 4 * 3  # at least the meetings and their scheduling
 
 
+@pytest.mark.devserver
 async def test_throughput_drives_both_sides_to_the_same_shape() -> None:
     (point,) = await throughput.run(_bench(), [2])
 
@@ -62,6 +61,7 @@ async def test_throughput_drives_both_sides_to_the_same_shape() -> None:
     _sane(throughput.report_for(point), "relationships per second", "updates per second")
 
 
+@pytest.mark.devserver
 async def test_memory_shows_what_the_passthrough_saves() -> None:
     curves = await memory.run(_bench(), [8])
 
@@ -86,6 +86,7 @@ def test_audit_speed_times_each_command_against_the_raw_rows() -> None:
     assert "ledger events" in report.title
 
 
+@pytest.mark.devserver
 async def test_bulk_import_goes_through_the_cli_import_path() -> None:
     report = await bulk_import.run(_bench(), n=6)
 
@@ -95,8 +96,15 @@ async def test_bulk_import_goes_through_the_cli_import_path() -> None:
 def test_scaling_reports_cost_per_relationship_at_each_size() -> None:
     leg = throughput.Leg(seconds=2.0, cpu=1.0, server_cpu=1.0)
     points = [
-        throughput.Point(n, leg, leg, updates_per_relationship=7, activities_per_relationship=7,
-                         events_per_relationship=90, floor_events_per_relationship=80)
+        throughput.Point(
+            n,
+            leg,
+            leg,
+            updates_per_relationship=7,
+            activities_per_relationship=7,
+            events_per_relationship=90,
+            floor_events_per_relationship=80,
+        )
         for n in (1, 4, 16)
     ]
     curve = memory.Curve("project", warm_rss=100, samples=[memory.Sample(16, 100 + 16 * 1024, 1.0)])

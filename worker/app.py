@@ -18,7 +18,18 @@ from workflows.mentorship_workflow import MentorshipWorkflow
 
 # Modules every workflow run uses, loaded once for the process instead of once per run;
 # left inside the sandbox each cached workflow would carry its own copy (megabytes each).
-PASSTHROUGH = ("mentorship", "pydantic", "pydantic_core", "annotated_types", "structlog")
+# `workflows` too: re-imported per run, the workflow module alone cost ~90 KiB of every
+# cached relationship (bench/memory.py: 203 -> 110 KiB, the floor's figure). It holds no
+# mutable module state, and its determinism is guarded by the replay and no-cache tests
+# rather than by the sandbox's per-run import.
+PASSTHROUGH: tuple[str, ...] = (
+    "mentorship",
+    "workflows",
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "structlog",
+)
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
