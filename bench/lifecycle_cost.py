@@ -25,53 +25,21 @@ from bench.common import (
 )
 from bench.histories import ChainStats, RunStats, run_chain, shape_of
 from mentorship import commands as c
-from mentorship.commands import ItemStatus, ReviewDecision
 from mentorship.events import Outcome
 from tests.factories import (
     MENTEE,
     MENTOR,
     commitment,
     goals,
-    log,
-    mentee_feedback,
-    mentor_feedback,
     reflection,
     request,
-    review,
 )
-from tests.lifecycle import Lifecycle, Pair
+from tests.lifecycle import Lifecycle, Pair, answer_open_prompts, hold_next_meeting
 
 NAME = "lifecycle"
 EVENTS_PER_CYCLE_TARGET = 40
 LARGEST_RUN_TARGET = 2_000
 YEAR = 365
-
-
-async def _hold_next_meeting(pair: Pair, life: Lifecycle, held: int) -> None:
-    meeting = (await pair.status()).state.next_meeting
-    assert meeting is not None
-    await life.sleep_until(meeting.scheduled_at + timedelta(hours=1))
-    wins = ["Gave the demo"] if held % 5 == 0 else []
-    await pair.do(
-        log(MENTEE, meeting.scheduled_at, notes="Notes", wins=wins, action_items=["Read the RFC"])
-    )
-
-
-async def _answer_open_prompts(pair: Pair) -> None:
-    """A diligent pair: both sides give feedback, report back on items, answer reviews."""
-    state = (await pair.status()).state
-    for loop in state.loops:
-        if loop.closed_at is None and loop.mentor_strengths is None:
-            await pair.do(mentor_feedback(loop.number))
-        if loop.closed_at is None and loop.mentee_what_helps is None:
-            await pair.do(mentee_feedback(loop.number))
-    state = (await pair.status()).state
-    for item in state.open_items():
-        await pair.do(c.ReportProgress(actor=MENTEE, item_id=item.id, status=ItemStatus.DONE))
-    if state.open_review is not None:
-        number = state.open_review.number
-        await pair.do(review(MENTOR, number, ReviewDecision.CONTINUE))
-        await pair.do(review(MENTEE, number, ReviewDecision.CONTINUE))
 
 
 async def drive(life: Lifecycle, days: int, bench: Bench) -> tuple[Pair, int]:
@@ -90,10 +58,10 @@ async def drive(life: Lifecycle, days: int, bench: Bench) -> tuple[Pair, int]:
             if (await pair.status()).state.next_meeting is None:
                 await life.sleep(timedelta(days=1))
                 continue
-            await _hold_next_meeting(pair, life, held)
+            await hold_next_meeting(pair, wins=["Gave the demo"] if held % 5 == 0 else [])
             held += 1
             advance(1)
-            await _answer_open_prompts(pair)
+            await answer_open_prompts(pair)
     await pair.do(reflection(MENTOR))
     await pair.do(reflection(MENTEE))
     result = await pair.result()

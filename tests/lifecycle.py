@@ -19,8 +19,10 @@ from temporalio.testing import WorkflowEnvironment
 from activities.ledger_records import recorded_events
 from activities.ledger_store import Ledger
 from mentorship import commands as c
+from mentorship.commands import ItemStatus, ReviewDecision
 from mentorship.enrolment import StartRelationship
 from mentorship.events import Recorded
+from tests.factories import MENTEE, MENTOR, log, mentee_feedback, mentor_feedback, review
 from worker.relationships import handle as relationship_handle
 from worker.relationships import start_relationship
 from worker.settings import Settings
@@ -134,3 +136,31 @@ class Lifecycle:
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def hold_next_meeting(pair: Pair, wins: list[str]) -> int:
+    """Wait for the next meeting, then the mentee logs it with an action item."""
+    meeting = (await pair.status()).state.next_meeting
+    assert meeting is not None
+    await pair.life.sleep_until(meeting.scheduled_at + timedelta(hours=1))
+    await pair.do(
+        log(MENTEE, meeting.scheduled_at, notes="Notes", wins=wins, action_items=["Read the RFC"])
+    )
+    return meeting.number
+
+
+async def answer_open_prompts(pair: Pair) -> None:
+    """A diligent pair: both sides give feedback, report back on items, answer reviews."""
+    state = (await pair.status()).state
+    for loop in state.loops:
+        if loop.closed_at is None and loop.mentor_strengths is None:
+            await pair.do(mentor_feedback(loop.number))
+        if loop.closed_at is None and loop.mentee_what_helps is None:
+            await pair.do(mentee_feedback(loop.number))
+    state = (await pair.status()).state
+    for item in state.open_items():
+        await pair.do(c.ReportProgress(actor=MENTEE, item_id=item.id, status=ItemStatus.DONE))
+    if state.open_review is not None:
+        number = state.open_review.number
+        await pair.do(review(MENTOR, number, ReviewDecision.CONTINUE))
+        await pair.do(review(MENTEE, number, ReviewDecision.CONTINUE))

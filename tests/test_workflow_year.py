@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from mentorship import commands as c
-from mentorship.commands import ItemStatus, ReviewDecision
 from mentorship.events import Outcome
 from mentorship.fold import replay
 from tests.factories import (
@@ -13,42 +12,10 @@ from tests.factories import (
     MENTOR,
     commitment,
     goals,
-    log,
-    mentee_feedback,
-    mentor_feedback,
     reflection,
     request,
-    review,
 )
-from tests.lifecycle import Lifecycle, Pair
-
-
-async def _hold_next_meeting(pair: Pair, life: Lifecycle, wins: list[str]) -> int:
-    view = await pair.status()
-    meeting = view.state.next_meeting
-    assert meeting is not None
-    await life.sleep_until(meeting.scheduled_at + timedelta(hours=1))
-    await pair.do(
-        log(MENTEE, meeting.scheduled_at, notes="Notes", wins=wins, action_items=["Read the RFC"])
-    )
-    return meeting.number
-
-
-async def _answer_open_prompts(pair: Pair) -> None:
-    """What a diligent pair does between meetings: feedback, report-backs, reviews."""
-    state = (await pair.status()).state
-    for loop in state.loops:
-        if loop.closed_at is None and loop.mentor_strengths is None:
-            await pair.do(mentor_feedback(loop.number))
-        if loop.closed_at is None and loop.mentee_what_helps is None:
-            await pair.do(mentee_feedback(loop.number))
-    state = (await pair.status()).state
-    for item in state.open_items():
-        await pair.do(c.ReportProgress(actor=MENTEE, item_id=item.id, status=ItemStatus.DONE))
-    review_open = state.open_review
-    if review_open is not None:
-        await pair.do(review(MENTOR, review_open.number, ReviewDecision.CONTINUE))
-        await pair.do(review(MENTEE, review_open.number, ReviewDecision.CONTINUE))
+from tests.lifecycle import Lifecycle, answer_open_prompts, hold_next_meeting
 
 
 async def test_a_biweekly_year_runs_from_onboarding_to_completed(lifecycle: Lifecycle) -> None:
@@ -77,9 +44,9 @@ async def test_a_biweekly_year_runs_from_onboarding_to_completed(lifecycle: Life
         if view.state.next_meeting is None:
             await lifecycle.sleep(timedelta(days=1))
             continue
-        await _hold_next_meeting(pair, lifecycle, wins=["Gave the demo"] if held % 5 == 0 else [])
+        await hold_next_meeting(pair, wins=["Gave the demo"] if held % 5 == 0 else [])
         held += 1
-        await _answer_open_prompts(pair)
+        await answer_open_prompts(pair)
 
     assert (await pair.status()).state.phase.value == "concluding"
     await pair.do(reflection(MENTOR))
