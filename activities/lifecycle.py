@@ -21,6 +21,10 @@ from workflows.contract import RECORD_EVENTS, SEND_NOTIFICATION, BatchResult, Ev
 
 log = structlog.get_logger("mentorflow.activities")
 
+# Past this a first delivery attempt is left to `send_notification`, which retries durably;
+# its first retry comes after the channel's own timeout, so the two never send at once.
+FIRST_ATTEMPT_SECONDS = 5.0
+
 
 class LifecycleActivities:
     def __init__(self, ledger: Ledger, deliverer: Deliverer) -> None:
@@ -40,8 +44,7 @@ class LifecycleActivities:
         entries = [to_entry(r) for r in batch.events]
         added = await asyncio.to_thread(self.ledger.append, entries) if entries else 0
         result = BatchResult(recorded=added)
-        for notification in batch.notifications:
-            await self._first_attempt(notification, result)
+        await asyncio.gather(*(self._first_attempt(n, result) for n in batch.notifications))
         log.debug(
             "events recorded",
             relationship_id=batch.relationship_id,
@@ -52,8 +55,9 @@ class LifecycleActivities:
         return result
 
     async def _first_attempt(self, notification: Notification, result: BatchResult) -> None:
+        """One bounded try: a slow mail server must not hold the ledger write or the workflow."""
         try:
-            await self.deliverer.deliver(notification)
+            await asyncio.wait_for(self.deliverer.deliver(notification), FIRST_ATTEMPT_SECONDS)
         except PermanentDeliveryError as failure:
             result.failed[notification.key] = str(failure)
         except Exception as failure:  # handed to the durable path, which retries and reports

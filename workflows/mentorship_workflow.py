@@ -259,7 +259,9 @@ class MentorshipWorkflow:
                         relationship_id=self._state.id, events=events, notifications=notifications
                     ),
                     result_type=BatchResult,
-                    start_to_close_timeout=timedelta(seconds=60),
+                    # A write plus first delivery attempts capped at a few seconds: a worker
+                    # lost mid-write is noticed quickly and the batch retried elsewhere.
+                    start_to_close_timeout=timedelta(seconds=20),
                     retry_policy=LEDGER_RETRY,
                 )
                 del self._pending[: len(events)]
@@ -283,7 +285,7 @@ class MentorshipWorkflow:
             await workflow.execute_activity(
                 SEND_NOTIFICATION,
                 notification,
-                start_to_close_timeout=timedelta(minutes=2),
+                start_to_close_timeout=timedelta(seconds=45),
                 schedule_to_close_timeout=timedelta(days=3),
                 retry_policy=NOTIFY_RETRY,
             )
