@@ -35,7 +35,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.ledger_store import Ledger
 from mentorship import commands as c
-from mentorship.commands import ItemStatus, ReviewDecision
+from mentorship.commands import ReviewDecision
 from mentorship.enrolment import StartRelationship
 from mentorship.events import Kind, Outcome
 from mentorship.participants import Actor, Participant, Role
@@ -48,13 +48,11 @@ from tests.factories import (
     commitment,
     goals,
     log,
-    mentee_feedback,
-    mentor_feedback,
     reflection,
     request,
     review,
 )
-from tests.lifecycle import Lifecycle, Pair
+from tests.lifecycle import Lifecycle, Pair, answer_open_prompts
 from worker.app import build_worker, lifecycle_activities
 from worker.settings import Settings
 from worker.temporal import data_converter, register_search_attributes
@@ -115,23 +113,6 @@ async def hold_next_meeting(life: Lifecycle, pair: Pair, **extra: Any) -> int:
     return meeting.number
 
 
-async def answer_prompts(pair: Pair) -> None:
-    """Feedback, report-backs and reviews, as a diligent pair answers them."""
-    state = (await pair.status()).state
-    for loop in state.loops:
-        if loop.closed_at is None and loop.mentor_strengths is None:
-            await pair.do(mentor_feedback(loop.number))
-        if loop.closed_at is None and loop.mentee_what_helps is None:
-            await pair.do(mentee_feedback(loop.number))
-    state = (await pair.status()).state
-    for item in state.open_items():
-        await pair.do(c.ReportProgress(actor=MENTEE, item_id=item.id, status=ItemStatus.DONE))
-    if state.open_review is not None:
-        number = state.open_review.number
-        await pair.do(review(MENTOR, number, ReviewDecision.CONTINUE))
-        await pair.do(review(MENTEE, number, ReviewDecision.CONTINUE))
-
-
 # ------------------------------------------------------------------ the lifecycle paths
 
 
@@ -153,7 +134,7 @@ async def full_year(life: Lifecycle) -> Pair:
         extra: dict[str, Any] = {"action_items": ["Read the RFC"]} if held == 0 else {}
         await hold_next_meeting(life, pair, wins=["Gave the demo"] if held == 1 else [], **extra)
         held += 1
-        await answer_prompts(pair)
+        await answer_open_prompts(pair)
     await reflect(pair)
     return pair
 
