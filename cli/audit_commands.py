@@ -66,6 +66,9 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="JSON for scripts (same a
 # --------------------------------------------------------------------------- shared plumbing
 
 
+LONG_HISTORY = 200  # rows; longer histories print as lines
+
+
 @contextmanager
 def open_ledger() -> Iterator[Ledger]:
     """The ledger the worker writes; a missing SQLite file is an error, not a new empty ledger."""
@@ -211,6 +214,19 @@ def _print_history(
             ["seq", "occurred_at", "actor", "type", "sentence", "cause", "key"],
             [_csv_row(r, ln) for r, ln in zip(records, lines, strict=True)],
         )
+    elif len(lines) > LONG_HISTORY:
+        # Hundreds of wrapped table rows are slow to draw and hard to scan: one line each.
+        console.print(f"{relationship_id}: {len(records)} events", highlight=False)
+        for ln in lines:
+            why = f"  (why: {ln.why})" if ln.why else ""
+            console.print(
+                f"{ln.seq:>5}  {ln.when}  {ln.who}: {ln.what}{why}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+        if problem is None:
+            console.print(f"events 1..{len(records)}, no gaps; hash chain intact")
     else:
         grid = table(
             f"{relationship_id}: {len(records)} events",
