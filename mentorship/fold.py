@@ -251,7 +251,6 @@ def _review_opened(s: RelationshipState, e: ev.ReviewOpened, at: datetime) -> No
     s.reviews.append(
         Review(number=e.number, reason=e.reason, detail=e.detail, opened_at=at, due_at=e.due_at)
     )
-    s.review_requested = None
     s.review_due_before_risk = None
     s.phase = Phase.UNDER_REVIEW
 

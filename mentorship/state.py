@@ -181,7 +181,6 @@ class RelationshipState(BaseModel):
     reviews: list[Review] = Field(default_factory=list)
     next_review_at: datetime | None = None
     review_due_before_risk: datetime | None = None
-    review_requested: str | None = None
 
     conclusion: Conclusion | None = None
     outcome: Outcome | None = None
@@ -244,10 +243,6 @@ class RelationshipState(BaseModel):
     @property
     def loops_closed(self) -> int:
         return sum(1 for lp in self.loops if lp.closed_at is not None)
-
-    @property
-    def paused(self) -> bool:
-        return self.phase is Phase.PAUSED
 
     @property
     def finished(self) -> bool:
