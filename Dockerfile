@@ -14,6 +14,7 @@ COPY pyproject.toml README.md ./
 COPY mentorship ./mentorship
 COPY workflows ./workflows
 COPY activities ./activities
+COPY ledger ./ledger
 COPY worker ./worker
 COPY cli ./cli
 # [otel]: MENTORFLOW_TRACING=true works out of the box.

@@ -14,8 +14,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.channels import PermanentDeliveryError
 from activities.delivery import Deliverer
-from activities.ledger_records import to_entry
-from activities.ledger_store import Ledger
+from ledger.records import to_entry
+from ledger.store import Ledger
 from mentorship.notifications import Notification
 from workflows.contract import RECORD_EVENTS, SEND_NOTIFICATION, BatchResult, EventBatch
 

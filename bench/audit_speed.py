@@ -2,7 +2,7 @@
 
 The ledger is written straight from the pure domain (tests/factories.py `Journey`: three
 years of bi-weekly meetings, feedback loops, reviews and the conclusion, in a second), then
-timed through the same functions the CLI calls (activities/audit.py, the narrative, the
+timed through the same functions the CLI calls (ledger/audit.py, the narrative, the
 table), against the floor: reading the same rows with the bare sqlite3 driver.
 """
 
@@ -16,10 +16,10 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from activities import audit
-from activities.ledger_records import to_entry
-from activities.ledger_store import Ledger
 from bench.common import Bench, Report, Row, median_seconds
+from ledger import audit
+from ledger.records import to_entry
+from ledger.store import Ledger
 from mentorship import commands as c
 from mentorship.commands import ItemStatus, ReviewDecision
 from mentorship.narrative import narrate

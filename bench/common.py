@@ -40,9 +40,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.ledger_store import Ledger
 from activities.lifecycle import LifecycleActivities
 from bench.baseline import FLOOR_RECORD, FLOOR_SEND, FloorWorkflow
+from ledger.store import Ledger
 from mentorship.notifications import Notification
 from tests.conftest import installed_binary
 from worker.app import build_worker, lifecycle_activities, workflow_runner

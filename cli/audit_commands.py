@@ -25,11 +25,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities import audit
-from activities.ledger_store import Ledger, VerifyReport, canonical_json
 from cli.app import app
 from cli.connection import client, run, settings
 from cli.output import console, errors, fail, print_json, table
+from ledger import audit
+from ledger.store import Ledger, VerifyReport, canonical_json
 from mentorship.events import Recorded
 from mentorship.narrative import Narration, narrate, when
 from mentorship.state import RelationshipState

@@ -25,11 +25,11 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from activities.ledger_store import Ledger
 from cli import connection
 from cli.app import app
 from cli.output import console, fail, print_json, table
 from cli.report_commands import ledger_report, show_reports
+from ledger.store import Ledger
 from mentorship import commands as c
 from mentorship.cadence import Cadence, CadenceKind, MeetingFormat
 from mentorship.enrolment import StartRelationship

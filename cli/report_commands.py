@@ -11,11 +11,11 @@ import typer
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
-from activities.ledger_records import recorded_events
-from activities.ledger_store import Ledger
 from cli import connection
 from cli.app import app
 from cli.output import console, fail, print_json, table
+from ledger.records import recorded_events
+from ledger.store import Ledger
 from mentorship.events import AtRiskRaised, Outcome, Recorded
 from mentorship.fold import replay
 from mentorship.state import RelationshipState

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from activities.ledger_records import to_entry
-from activities.ledger_store import Ledger
+from ledger.records import to_entry
+from ledger.store import Ledger
 from mentorship import commands as c
 from mentorship.cadence import Cadence, CadenceKind
 from mentorship.commands import ItemStatus, ReviewDecision

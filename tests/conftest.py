@@ -64,7 +64,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def lifecycle(time_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Lifecycle]:
     """A worker on its own task queue with a fresh ledger and outbox (time-skipping server)."""
-    from activities.ledger_store import Ledger
+    from ledger.store import Ledger
 
     ledger = Ledger.from_url(settings.resolved_ledger_url)
     activities = lifecycle_activities(settings, ledger)
@@ -80,7 +80,7 @@ async def dev_lifecycle(
     dev_env: WorkflowEnvironment, settings: Settings
 ) -> AsyncIterator[Lifecycle]:
     """Like `lifecycle`, on the real dev server: real time, real visibility."""
-    from activities.ledger_store import Ledger
+    from ledger.store import Ledger
 
     ledger = Ledger.from_url(settings.resolved_ledger_url)
     activities = lifecycle_activities(settings, ledger)

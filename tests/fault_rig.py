@@ -35,7 +35,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 from temporalio.client import Client
 
-from activities.ledger_store import Ledger, deliveries_table
+from ledger.store import Ledger, deliveries_table
 from tests.conftest import installed_binary
 from worker.temporal import data_converter
 from workflows import search_attributes as sa

@@ -16,8 +16,8 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.ledger_records import recorded_events
-from activities.ledger_store import Ledger
+from ledger.records import recorded_events
+from ledger.store import Ledger
 from mentorship import commands as c
 from mentorship.commands import ItemStatus, ReviewDecision
 from mentorship.enrolment import StartRelationship

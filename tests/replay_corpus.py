@@ -33,7 +33,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
-from activities.ledger_store import Ledger
+from ledger.store import Ledger
 from mentorship import commands as c
 from mentorship.commands import ReviewDecision
 from mentorship.enrolment import StartRelationship

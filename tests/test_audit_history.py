@@ -19,10 +19,10 @@ from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
 import cli.audit_commands  # noqa: F401 registers `history` and `audit` on the app
-from activities import audit
-from activities.ledger_store import GENESIS_HASH, Ledger, LedgerEntry, chain_hash
 from cli.app import app
 from cli.connection import settings as cli_settings
+from ledger import audit
+from ledger.store import GENESIS_HASH, Ledger, LedgerEntry, chain_hash
 from mentorship import commands as c
 from mentorship.commands import ReviewDecision
 from mentorship.events import Outcome

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from activities.ledger_store import Ledger
 from bench.audit_speed import relationship
 from cli.audit_commands import LONG_HISTORY
+from ledger.store import Ledger
 from mentorship.narrative import narrate
 from tests.audit_journeys import write
 from tests.test_audit_history import _use_ledger, mentorflow

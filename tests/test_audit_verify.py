@@ -12,11 +12,11 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import cli.audit_commands  # noqa: F401 registers `history` and `audit` on the app
-from activities import audit
-from activities.ledger_records import to_entry
-from activities.ledger_store import Ledger, LedgerEntry, chain_hash
 from cli.app import app
 from cli.connection import settings
+from ledger import audit
+from ledger.records import to_entry
+from ledger.store import Ledger, LedgerEntry, chain_hash
 from mentorship import events as ev
 from tests.audit_journeys import eventful, never_started, write
 

@@ -18,8 +18,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.ledger_records import recorded_events
-from activities.ledger_store import Ledger
+from ledger.records import recorded_events
+from ledger.store import Ledger
 from mentorship import commands as c
 from mentorship.participants import Participant
 from mentorship.policy import Policy

@@ -21,8 +21,8 @@ import pytest
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
 
-from activities.ledger_records import recorded_events
-from activities.ledger_store import Ledger
+from ledger.records import recorded_events
+from ledger.store import Ledger
 from mentorship import commands as c
 from mentorship.commands import ReviewDecision
 from mentorship.events import Outcome

@@ -28,7 +28,7 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.ledger_store import Ledger
+from ledger.store import Ledger
 from mentorship import commands as c
 from mentorship.cadence import CadenceKind
 from mentorship.decider import Rejected

@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import text, update
 
-from activities.ledger_store import (
+from ledger.store import (
     GENESIS_HASH,
     Ledger,
     LedgerEntry,

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.ledger_store import Ledger
+from ledger.store import Ledger
 from mentorship.participants import Channel
 from tests.test_channels import Mailbox, WebhookReceiver, free_port
 from tests.test_codec import DANA, EZRA, drive_a_short_lifecycle

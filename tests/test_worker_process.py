@@ -27,7 +27,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.testing import WorkflowEnvironment
 
-from activities.ledger_store import Ledger
+from ledger.store import Ledger
 from mentorship.participants import Channel, Participant
 from tests.factories import ALICE, BOB, request
 from worker.relationships import start_relationship

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from temporalio.testing import WorkflowEnvironment
 
-from activities.ledger_store import Ledger
+from ledger.store import Ledger
 from worker.app import build_worker, channels_config, lifecycle_activities
 from worker.codec import generate_key
 from worker.main import SettingsError, check_settings, load_settings, run_worker

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
-from activities.ledger_store import Ledger
+from ledger.store import Ledger
 from tests.factories import ALICE, commitment, goals, request
 from tests.lifecycle import Lifecycle
 from tests.test_channels import SECRET, WebhookReceiver, hooked, http_peer  # noqa: F401

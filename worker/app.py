@@ -11,8 +11,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.channels import ChannelsConfig, SmtpConfig, WebhookConfig
 from activities.delivery import Deliverer
-from activities.ledger_store import Ledger
 from activities.lifecycle import LifecycleActivities
+from ledger.store import Ledger
 from worker.settings import Settings
 from workflows.mentorship_workflow import MentorshipWorkflow
 

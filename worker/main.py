@@ -16,7 +16,7 @@ import structlog
 from temporalio.client import Client, Interceptor
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.ledger_store import Ledger
+from ledger.store import Ledger
 from worker.app import build_worker, lifecycle_activities
 from worker.observability import configure_logging, tracing, use_runtime
 from worker.setting_checks import (

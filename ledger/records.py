@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from activities.ledger_store import LedgerEntry, StoredEntry
+from ledger.store import LedgerEntry, StoredEntry
 from mentorship.events import Recorded
 from mentorship.participants import Actor, Role
 

@@ -22,8 +22,8 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 
-from activities.ledger_records import recorded_events, to_recorded
-from activities.ledger_store import Ledger, Problem, StoredEntry, VerifyReport
+from ledger.records import recorded_events, to_recorded
+from ledger.store import Ledger, Problem, StoredEntry, VerifyReport
 from mentorship.events import Recorded
 from mentorship.fold import mutate, replay
 from mentorship.narrative import narrate

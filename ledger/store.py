@@ -8,7 +8,6 @@ default) and PostgreSQL (when programs outgrow one machine).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import (
     Column,
     DateTime,
@@ -46,6 +45,15 @@ from sqlalchemy.engine import URL, Connection, Dialect, RowMapping, make_url
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
+from ledger.chain import (
+    GENESIS_HASH,
+    LedgerEntry,
+    canonical_json,
+    chain_hash,
+    event_key,
+    require_utc,
+)
+
 __all__ = [
     "GENESIS_HASH",
     "Delivery",
@@ -60,7 +68,6 @@ __all__ = [
     "event_key",
 ]
 
-GENESIS_HASH = "0" * 64
 DELIVERY_STATUSES = frozenset({"delivered", "failed"})
 # Arbitrary constant: every process migrating the same PostgreSQL database must agree on it.
 _MIGRATION_LOCK_ID = 0x6D656E746F72  # "mentor"
@@ -68,45 +75,6 @@ _SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 
 
 # --------------------------------------------------------------------------- models
-
-
-def _require_utc(value: datetime, field: str) -> datetime:
-    """Naive datetimes are ambiguous across hosts, and the hash must not depend on the host."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(
-            f"{field} must be timezone-aware (got {value.isoformat()}); add tzinfo=UTC"
-        )
-    return value.astimezone(UTC)
-
-
-class LedgerEntry(BaseModel):
-    """One domain event as the workflow decided it; everything here is covered by the hash."""
-
-    model_config = ConfigDict(frozen=True)
-
-    relationship_id: str = Field(min_length=1)
-    program: str = Field(min_length=1)
-    seq: int = Field(ge=1)
-    key: str = Field(min_length=1)
-    type: str = Field(min_length=1)
-    actor: str = Field(min_length=1)
-    occurred_at: datetime
-    payload: dict[str, Any]
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _occurred_at_is_utc(cls, value: datetime) -> datetime:
-        return _require_utc(value, "occurred_at")
-
-    @field_validator("payload")
-    @classmethod
-    def _payload_is_json(cls, value: dict[str, Any]) -> dict[str, Any]:
-        try:
-            canonical_json(value)
-        except (TypeError, ValueError) as exc:
-            reason = f"payload must be plain JSON (objects, lists, text, numbers): {exc}"
-            raise ValueError(reason) from exc
-        return value
 
 
 class StoredEntry(LedgerEntry):
@@ -119,7 +87,7 @@ class StoredEntry(LedgerEntry):
     @field_validator("recorded_at")
     @classmethod
     def _recorded_at_is_utc(cls, value: datetime) -> datetime:
-        return _require_utc(value, "recorded_at")
+        return require_utc(value, "recorded_at")
 
 
 class Problem(BaseModel):
@@ -167,43 +135,6 @@ class EventCount(BaseModel):
     count: int
 
 
-# --------------------------------------------------------------------------- hashing
-
-
-def event_key(relationship_id: str, seq: int) -> str:
-    """Keys come from business identity so that retries and replays collide on purpose."""
-    return f"{relationship_id}:{seq:06d}"
-
-
-def canonical_json(value: Any) -> str:
-    """One spelling per value, so the same event always hashes the same on any host."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-
-
-def _utc_text(value: datetime) -> str:
-    """Fixed-width, always-microseconds, 'Z'-suffixed: the only time format that is hashed."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
-def chain_hash(prev_hash: str, entry: LedgerEntry) -> str:
-    """Depends on the entry and its predecessor only, so a duplicate append yields the same row."""
-    content = canonical_json(
-        {
-            "relationship_id": entry.relationship_id,
-            "program": entry.program,
-            "seq": entry.seq,
-            "key": entry.key,
-            "type": entry.type,
-            "actor": entry.actor,
-            "occurred_at": _utc_text(entry.occurred_at),
-            "payload": entry.payload,
-        }
-    )
-    return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
-
-
 # --------------------------------------------------------------------------- schema
 
 
@@ -217,7 +148,7 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        utc = _require_utc(value, "timestamp")
+        utc = require_utc(value, "timestamp")
         return utc if dialect.name == "postgresql" else utc.replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
@@ -618,7 +549,7 @@ class Ledger:
         """`until` rebuilds state as of a past moment: later events are left out."""
         query = select(events_table).where(_EV.relationship_id == relationship_id)
         if until is not None:
-            query = query.where(_EV.occurred_at <= _require_utc(until, "until"))
+            query = query.where(_EV.occurred_at <= require_utc(until, "until"))
         return [_entry_from_row(r) for r in self._fetch(query.order_by(_EV.seq))]
 
     def last_seq(self, relationship_id: str) -> int:
