@@ -16,6 +16,7 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY ledger ./ledger
 COPY worker ./worker
+COPY client ./client
 COPY cli ./cli
 # [otel]: MENTORFLOW_TRACING=true works out of the box.
 RUN /opt/mentorflow/bin/pip install ".[otel]"

@@ -14,10 +14,17 @@ from temporalio.exceptions import ApplicationError
 
 from activities.channels import PermanentDeliveryError
 from activities.delivery import Deliverer
+from ledger.chain import LedgerEntry
 from ledger.records import to_entry
-from ledger.store import Ledger
+from ledger.store import IntegrityConflict, Ledger
 from mentorship.notifications import Notification
-from workflows.contract import RECORD_EVENTS, SEND_NOTIFICATION, BatchResult, EventBatch
+from workflows.contract import (
+    LEDGER_INTEGRITY_ERROR,
+    RECORD_EVENTS,
+    SEND_NOTIFICATION,
+    BatchResult,
+    EventBatch,
+)
 
 log = structlog.get_logger("mentorflow.activities")
 
@@ -42,8 +49,9 @@ class LifecycleActivities:
         write fails this activity.
         """
         entries = [to_entry(r) for r in batch.events]
-        added = await asyncio.to_thread(self.ledger.append, entries) if entries else 0
-        result = BatchResult(recorded=added)
+        added = await asyncio.to_thread(self._append, entries) if entries else 0
+        head = await asyncio.to_thread(self.ledger.hash_of, entries[-1].key) if entries else None
+        result = BatchResult(recorded=added, head=head)
         await asyncio.gather(*(self._first_attempt(n, result) for n in batch.notifications))
         log.debug(
             "events recorded",
@@ -53,6 +61,15 @@ class LifecycleActivities:
             retry=len(result.retry),
         )
         return result
+
+    def _append(self, entries: list[LedgerEntry]) -> int:
+        try:
+            return self.ledger.append(entries)
+        except IntegrityConflict as conflict:
+            # Retrying cannot fix a broken chain: the workflow shows "ledger blocked" instead.
+            raise ApplicationError(
+                str(conflict), type=LEDGER_INTEGRITY_ERROR, non_retryable=True
+            ) from conflict
 
     async def _first_attempt(self, notification: Notification, result: BatchResult) -> None:
         """One bounded try: a slow mail server must not hold the ledger write or the workflow."""

@@ -27,9 +27,9 @@ from temporalio.client import Client
 
 from bench.baseline import FloorWorkflow, Plan
 from bench.common import KIB, Bench, Report, Row, bounded, dev_server, unique
+from client.relationships import start_relationship
+from client.relationships import status as relationship_status
 from tests.factories import request
-from worker.relationships import start_relationship
-from worker.relationships import status as relationship_status
 
 NAME = "memory"
 TARGET_KIB = 150

@@ -15,7 +15,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bench import audit_speed, bulk_import, lifecycle_cost, memory, scaling, throughput
+from bench import (
+    audit_speed,
+    bulk_import,
+    carried_state,
+    lifecycle_cost,
+    memory,
+    scaling,
+    throughput,
+)
 from bench.common import Bench, Machine, Report, print_report, quiet_logs, stopwatch
 
 NAMES = (
@@ -25,6 +33,7 @@ NAMES = (
     audit_speed.NAME,
     bulk_import.NAME,
     scaling.NAME,
+    carried_state.NAME,
 )
 
 cli = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -72,6 +81,8 @@ class Runner:
             return [await bulk_import.run(self.bench)]
         if name == scaling.NAME:
             return [scaling.report_for(await self._throughput(), await self._memory())]
+        if name == carried_state.NAME:
+            return [carried_state.run(self.bench)]
         raise KeyError(name)
 
     async def all(self) -> list[Report]:

@@ -35,9 +35,9 @@ from bench.common import (
     unique,
 )
 from bench.histories import ChainStats, RunStats, Shape, run_chain, shape_of
+from client.relationships import act, start_relationship
 from mentorship import commands as c
 from tests.factories import MENTEE, MENTOR, commitment, goals, log, request
-from worker.relationships import act, start_relationship
 
 NAME = "throughput"
 MEETINGS = 3

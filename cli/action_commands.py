@@ -20,16 +20,21 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli import connection
 from cli.app import app
-from cli.output import console, fail, print_json, table, validation_message
+from cli.exit_codes import ExitCode
+from cli.output import console, fail, print_json, stop, table, validation_message
 from cli.relationship_commands import fetch_status, given, merge, read_mapping
+from client.relationships import act
 from mentorship import commands as c
 from mentorship.cadence import Cadence, MeetingFormat
 from mentorship.participants import Actor, Role
-from worker.relationships import act
 from workflows.contract import UpdateResult
 
 T = TypeVar("T")
 S = TypeVar("S")
+
+NOT_RECORDED = (
+    "applied; the ledger has not confirmed it yet, it will be recorded when the ledger is back"
+)
 
 
 class Party(StrEnum):
@@ -92,11 +97,12 @@ def perform(
     result = connection.run(work)
     if as_json:
         print_json({"relationship_id": relationship_id, **result.model_dump(mode="json")})
-        return
-    rows = [[relationship_id, result.phase, result.seq, ", ".join(result.events) or "-"]]
-    console.print(
-        table(f"{command.__name__} accepted", ("relationship", "phase", "seq", "events"), rows)
-    )
+    else:
+        rows = [[relationship_id, result.phase, result.seq, ", ".join(result.events) or "-"]]
+        columns = ("relationship", "phase", "seq", "events")
+        console.print(table(f"{command.__name__} accepted", columns, rows))
+    if not result.recorded:
+        stop(NOT_RECORDED, ExitCode.PENDING)
 
 
 def _build(command: type[c.Command], body: dict[str, Any], actor: Actor) -> c.Command:
@@ -113,17 +119,27 @@ async def _party_id(client: Client, relationship_id: str, role: Role) -> str:
 
 async def _send(client: Client, relationship_id: str, command: c.Command) -> UpdateResult:
     try:
-        return await act(client, relationship_id, command)
+        return await act(client, relationship_id, command, timeout=connection.command_timeout())
     except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        fail(f"rejected: {getattr(cause, 'message', None) or cause or err}")
+        fail(f"rejected: {rejection(err)}", ExitCode.REFUSED)
     except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            fail(
-                f"relationship '{relationship_id}' is not running (unknown id, or it has "
-                "concluded); check `mentorflow list`"
-            )
+        not_running(relationship_id, err)
         raise
+
+
+def rejection(err: WorkflowUpdateFailedError) -> str:
+    """The workflow's reason, as the domain (or the validator) phrased it."""
+    cause = err.cause
+    return str(getattr(cause, "message", None) or cause or err)
+
+
+def not_running(relationship_id: str, err: RPCError) -> None:
+    """An update to an id Temporal has no open run of: a typo, or a relationship that ended."""
+    if err.status is RPCStatusCode.NOT_FOUND:
+        fail(
+            f"relationship '{relationship_id}' is not running (unknown id, or it has "
+            "concluded); check `mentorflow list`"
+        )
 
 
 def parsed(field: str, parse: Callable[[S], T], value: S | None) -> T | None:

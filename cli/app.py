@@ -24,6 +24,7 @@ def _register() -> None:
         codec_command,
         demo_command,
         relationship_commands,
+        repair_command,
         report_commands,
         runtime_commands,
     )

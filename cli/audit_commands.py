@@ -11,29 +11,29 @@ import asyncio
 import csv
 import json
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.app import app
-from cli.connection import client, run, settings
+from cli.connection import client, command_timeout, run
+from cli.ledger_access import open_ledger
 from cli.output import console, errors, fail, print_json, table
+from client.relationships import status
+from client.waits import NoAnswer, Waited, within
 from ledger import audit
 from ledger.store import Ledger, VerifyReport, canonical_json
 from mentorship.events import Recorded
 from mentorship.narrative import Narration, narrate, when
 from mentorship.state import RelationshipState
-from worker.relationships import status
 
 audit_app = typer.Typer(
     name="audit",
@@ -67,32 +67,6 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="JSON for scripts (same a
 
 
 LONG_HISTORY = 200  # rows; longer histories print as lines
-
-
-@contextmanager
-def open_ledger() -> Iterator[Ledger]:
-    """The ledger the worker writes; a missing SQLite file is an error, not a new empty ledger."""
-    url = settings().resolved_ledger_url
-    try:
-        parsed = make_url(url)
-    except SQLAlchemyError:
-        fail(f"MENTORFLOW_LEDGER_URL {url!r} is not a database URL; e.g. sqlite:///ledger.db")
-    shown = parsed.render_as_string(hide_password=True)
-    database = parsed.database or ""
-    local_file = database not in ("", ":memory:") and not database.startswith("file:")
-    if parsed.get_backend_name() == "sqlite" and local_file and not Path(database).exists():
-        fail(
-            f"no ledger at {database}; point MENTORFLOW_LEDGER_URL (or MENTORFLOW_DATA_DIR) "
-            "at the one the worker writes"
-        )
-    try:
-        ledger = Ledger.from_url(url)
-    except (SQLAlchemyError, ValueError) as err:
-        fail(f"cannot open the ledger {shown}: {str(err).splitlines()[0]}")
-    try:
-        yield ledger
-    finally:
-        ledger.dispose()
 
 
 def parse_moment(text: str) -> datetime:
@@ -299,8 +273,12 @@ def _state_rows(s: RelationshipState, moment: datetime) -> list[list[str]]:
 def _show_execution(relationship_id: str, chosen: HistoryFormat) -> None:
     async def fetch() -> list[audit.ExecutionEvent]:
         connected = await client()
+        seconds = command_timeout()
         try:
-            return await audit.execution_history(connected, relationship_id)
+            async with within(
+                seconds, partial(NoAnswer, Waited.TEMPORAL, seconds, relationship_id)
+            ):
+                return await audit.execution_history(connected, relationship_id)
         except RPCError as err:
             if err.status is RPCStatusCode.NOT_FOUND:
                 fail(
@@ -473,7 +451,7 @@ async def _compare(connected: Client, ledger: Ledger, relationship_id: str) -> _
     up before calling a lag a disagreement."""
     for attempt in range(_LEDGER_CATCH_UP_TRIES):
         try:
-            view = await status(connected, relationship_id)
+            view = await status(connected, relationship_id, timeout=command_timeout())
         except RPCError as err:
             if err.status is not RPCStatusCode.NOT_FOUND:
                 raise

@@ -29,6 +29,9 @@ from cli import connection
 from cli.app import app
 from cli.output import console, fail, print_json, table
 from cli.report_commands import ledger_report, show_reports
+from client.relationships import act, handle, start_relationship
+from client.relationships import status as query_status
+from client.waits import ResultLate
 from ledger.store import Ledger
 from mentorship import commands as c
 from mentorship.cadence import Cadence, CadenceKind, MeetingFormat
@@ -37,8 +40,6 @@ from mentorship.events import Kind
 from mentorship.participants import Actor, Participant, Role
 from mentorship.policy import Policy
 from mentorship.state import Phase, RelationshipState, Review
-from worker.relationships import act, handle, start_relationship
-from worker.relationships import status as query_status
 
 DAY = timedelta(days=1)
 WEEKLY = Cadence(kind=CadenceKind.WEEKLY)
@@ -300,8 +301,9 @@ def next_move(who: Character, s: RelationshipState, now: datetime) -> c.Command 
 
 async def play(client: Client, who: Character) -> None:
     """One round for one pair: read the status, answer the first thing it waits for."""
+    bound = connection.command_timeout()
     try:
-        who.state = (await query_status(client, who.relationship_id)).state
+        who.state = (await query_status(client, who.relationship_id, timeout=bound)).state
     except RPCError:
         return  # mid continue-as-new; the next round reads the new run
     if who.state.finished:
@@ -310,11 +312,11 @@ async def play(client: Client, who: Character) -> None:
     if move is None:
         return
     try:
-        await act(client, who.relationship_id, move)
+        await act(client, who.relationship_id, move, timeout=bound)
         who.moves += 1
         who.last_move = type(move).__name__
-    except (WorkflowUpdateFailedError, RPCError):
-        pass  # the lifecycle moved first (a timer fired); the next round sees the new state
+    except (WorkflowUpdateFailedError, RPCError, ResultLate):
+        pass  # a timer moved first, or the answer is late: the next round reads the new state
 
 
 # --------------------------------------------------------------------------- the show
@@ -379,7 +381,9 @@ async def run_demo(run: Run) -> None:
     for who in run.people:
         request = request_for(who, run.program, policy, now.date())
         who.relationship_id = (
-            await start_relationship(client, request, settings.task_queue, now)
+            await start_relationship(
+                client, request, settings.task_queue, now, timeout=connection.command_timeout()
+            )
         ).relationship_id
     started = time.monotonic()
     live = None if run.quiet else Live(console=console, refresh_per_second=4)

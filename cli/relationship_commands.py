@@ -19,17 +19,24 @@ import typer
 import yaml
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from temporalio.client import Client, WorkflowExecution
+from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
+from temporalio.client import Client, WorkflowExecution, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli import connection
 from cli.app import app
+from cli.exit_codes import ExitCode
+from cli.ledger_access import ledger_to_check
 from cli.output import console, errors, fail, print_json, table, validation_message
+from client.relationships import AlreadyInLedger, list_query, start_relationship
+from client.relationships import find as find_executions
+from client.relationships import status as query_status
+from client.waits import NoAnswer
+from ledger.store import Ledger
 from mentorship.enrolment import StartRelationship, check_start
 from mentorship.events import Kind
 from mentorship.state import Phase, RelationshipState
-from worker.relationships import list_query, start_relationship
-from worker.relationships import status as query_status
 from workflows import search_attributes as sa
 from workflows.contract import StatusView
 
@@ -222,8 +229,8 @@ def start(
 
     async def work() -> bool:
         client = await connection.client()
-        started = await start_relationship(client, request, connection.settings().task_queue, now)
-        return started.created
+        with ledger_to_check() as ledger:
+            return await _start_one(client, request, now, ledger)
 
     created = connection.run(work)
     if as_json:
@@ -231,6 +238,42 @@ def start(
         return
     result = "started" if created else "already exists (nothing new started)"
     console.print(table("Relationship", STARTED_COLUMNS, [started_row(request, result)]))
+
+
+async def _start_one(
+    client: Client, request: StartRelationship, now: datetime, ledger: Ledger | None
+) -> bool:
+    """Start it (True), find it already there (False), or stop with the reason and the fix."""
+    try:
+        started = await start_relationship(
+            client,
+            request,
+            connection.settings().task_queue,
+            now,
+            ledger=ledger,
+            timeout=connection.command_timeout(),
+        )
+    except AlreadyInLedger as err:
+        free = _free_id(ledger, err.relationship_id) if ledger else f"{err.relationship_id}-2"
+        fail(
+            f"relationship {err.relationship_id} already has a history in the ledger "
+            f"({err.events} events; it ran before); start it under a new id, e.g. --id {free}"
+        )
+    except SQLAlchemyError as err:
+        fail(
+            f"cannot read the ledger ({_first_line(err)}); nothing was started; "
+            "check MENTORFLOW_LEDGER_URL and try again"
+        )
+    return started.created
+
+
+def _free_id(ledger: Ledger, taken: str) -> str:
+    """The first of taken-2, taken-3, ... the ledger has never seen."""
+    for n in range(2, 100):
+        candidate = f"{taken}-{n}"
+        if ledger.last_seq(candidate) == 0:
+            return candidate
+    return f"{taken}-{now_utc():%Y%m%d}"
 
 
 # --------------------------------------------------------------------------- import
@@ -331,31 +374,56 @@ def check_rows(rows: list[RosterRow], defaults: dict[str, Any], now: datetime) -
 class Outcome:
     line: int
     request: StartRelationship
-    result: str  # started | exists | failed
+    result: str  # started | exists | skipped (a history in the ledger) | failed
     reason: str = ""
+    no_answer: bool = False  # failed because Temporal did not answer in time
 
 
 async def start_rows(
-    rows: list[RosterRow], now: datetime, concurrency: int, progress: Progress
+    rows: list[RosterRow],
+    now: datetime,
+    concurrency: int,
+    progress: Progress,
+    ledger: Ledger | None = None,
 ) -> list[Outcome]:
-    """Start every pair, a bounded number at a time; one failure does not stop the others."""
+    """Start every pair, a bounded number at a time; one failure does not stop the others.
+    With `ledger`, a pair whose id already has a history there is skipped, not started."""
     client = await connection.client()
     task_queue = connection.settings().task_queue
+    timeout = connection.command_timeout()
     gate = asyncio.Semaphore(concurrency)
     bar = progress.add_task("starting", total=len(rows))
 
     async def one(line: int, request: StartRelationship) -> Outcome:
         async with gate:
             try:
-                started = await start_relationship(client, request, task_queue, now)
+                started = await start_relationship(
+                    client, request, task_queue, now, ledger=ledger, timeout=timeout
+                )
                 outcome = Outcome(line, request, "started" if started.created else "exists")
-            except (RPCError, ValueError) as err:
-                outcome = Outcome(line, request, "failed", getattr(err, "message", str(err)))
+            except AlreadyInLedger as err:
+                outcome = Outcome(line, request, "skipped", _in_ledger(err))
+            except NoAnswer as err:
+                reason = f"Temporal did not answer within {err.seconds:g} s"
+                outcome = Outcome(line, request, "failed", reason, no_answer=True)
+            except (RPCError, ValueError, SQLAlchemyError) as err:
+                outcome = Outcome(line, request, "failed", _first_line(err))
         progress.advance(bar)
         return outcome
 
     pending = [one(r.line, r.request) for r in rows if r.request is not None]
     return list(await asyncio.gather(*pending))
+
+
+def _first_line(err: Exception) -> str:
+    text = getattr(err, "message", None) or str(err)
+    return text.splitlines()[0] if text.strip() else type(err).__name__
+
+
+def _in_ledger(err: AlreadyInLedger) -> str:
+    return (
+        f"it ran before ({err.events} events); give the row a new relationship_id to start it again"
+    )
 
 
 def _roster_defaults(
@@ -428,8 +496,8 @@ def import_roster(
         transient=True,
         disable=as_json,
     )
-    with progress:
-        outcomes = connection.run(lambda: start_rows(rows, now, concurrency, progress))
+    with ledger_to_check() as ledger, progress:
+        outcomes = connection.run(lambda: start_rows(rows, now, concurrency, progress, ledger))
     _show_import(outcomes, as_json)
 
 
@@ -444,34 +512,59 @@ def _show_dry_run(rows: list[RosterRow], as_json: bool) -> None:
     console.print(f"dry run: all {len(requests)} rows are valid; nothing was started")
 
 
+_IMPORT_WORDS = {
+    "started": "started",
+    "exists": "already exists",
+    "skipped": "already in the ledger, skipped",
+    "failed": "failed",
+}
+
+
 def _show_import(outcomes: list[Outcome], as_json: bool) -> None:
-    counts = {k: sum(1 for o in outcomes if o.result == k) for k in ("started", "exists", "failed")}
+    counts = {k: sum(1 for o in outcomes if o.result == k) for k in _IMPORT_WORDS}
     failed = [o for o in outcomes if o.result == "failed"]
     if as_json:
-        print_json(
-            {
-                "ok": not failed,
-                "dry_run": False,
-                "started": [o.request.workflow_id for o in outcomes if o.result == "started"],
-                "existing": [o.request.workflow_id for o in outcomes if o.result == "exists"],
-                "failed": [{"line": o.line, "problem": o.reason} for o in failed],
-            }
-        )
+        print_json(_import_json(outcomes, failed))
     else:
-        words = {"started": "started", "exists": "already exists", "failed": "failed"}
         rows = [
-            started_row(o.request, words[o.result] + (f": {o.reason}" if o.reason else ""))
+            started_row(o.request, _IMPORT_WORDS[o.result] + (f": {o.reason}" if o.reason else ""))
             for o in outcomes
         ]
         console.print(table("Import", STARTED_COLUMNS, rows))
-        line = f"started {counts['started']}, {counts['exists']} already exist"
-        if counts["started"] == 0 and not failed:
-            line += ": nothing new to start"
-        console.print(line)
+        console.print(_import_summary(counts), soft_wrap=True)
     if failed:
+        code = ExitCode.NO_ANSWER if all(o.no_answer for o in failed) else ExitCode.BAD_INPUT
         fail(
-            f"{len(failed)} pairs failed to start; fix the cause and import again (safe to re-run)"
+            f"{len(failed)} pairs failed to start; fix the cause and import again (safe to re-run)",
+            code,
         )
+
+
+def _import_json(outcomes: list[Outcome], failed: list[Outcome]) -> dict[str, Any]:
+    def ids(result: str) -> list[str]:
+        return [o.request.workflow_id for o in outcomes if o.result == result]
+
+    return {
+        "ok": not failed,
+        "dry_run": False,
+        "started": ids("started"),
+        "existing": ids("exists"),
+        "skipped": [
+            {"line": o.line, "relationship_id": o.request.workflow_id, "reason": o.reason}
+            for o in outcomes
+            if o.result == "skipped"
+        ],
+        "failed": [{"line": o.line, "problem": o.reason} for o in failed],
+    }
+
+
+def _import_summary(counts: dict[str, int]) -> str:
+    line = f"started {counts['started']}, {counts['exists']} already exist"
+    if counts["skipped"]:
+        line += f", {counts['skipped']} already in the ledger (skipped)"
+    if counts["started"] == 0 and not counts["failed"]:
+        line += ": nothing new to start"
+    return line
 
 
 # --------------------------------------------------------------------------- list
@@ -488,6 +581,7 @@ class Listed:
     at_risk: bool | None
     next_meeting: datetime | None
     status: str
+    ledger_blocked: bool = False  # runs from before the attribute existed lack it: not blocked
 
 
 def _attribute(execution: WorkflowExecution, key: Any) -> Any:
@@ -510,22 +604,33 @@ def listed(execution: WorkflowExecution) -> Listed:
         at_risk=_attribute(execution, sa.AT_RISK),
         next_meeting=_attribute(execution, sa.NEXT_MEETING),
         status=status,
+        ledger_blocked=_attribute(execution, sa.LEDGER_BLOCKED) is True,
     )
 
 
 def health(item: Listed) -> str:
+    base = _plain_health(item)
+    if not item.ledger_blocked:
+        return base
+    return "LEDGER BLOCKED" if base in ("-", "ok") else f"LEDGER BLOCKED, {base}"
+
+
+def _plain_health(item: Listed) -> str:
     if item.phase == Phase.CONCLUDED.value:
         return "-"
     return "AT RISK" if item.at_risk else "ok"
 
 
+def _health_cell(item: Listed) -> str | Text:
+    text = health(item)
+    return Text(text, style="bold red") if item.ledger_blocked else text
+
+
 async def find(client: Client, query: str, limit: int) -> list[Listed]:
-    found = []
-    # Earlier runs of a relationship that carries on in a later one are not relationships.
-    current = f"{query} AND ExecutionStatus != 'ContinuedAsNew'"
-    async for execution in client.list_workflows(current, limit=limit):
-        found.append(listed(execution))
-    return found
+    executions = await find_executions(
+        client, query, limit=limit, timeout=connection.command_timeout()
+    )
+    return [listed(execution) for execution in executions]
 
 
 @app.command("list")
@@ -538,10 +643,16 @@ def list_relationships(
     at_risk: Annotated[
         bool | None, typer.Option("--at-risk/--healthy", help="Only at-risk, or only healthy.")
     ] = None,
+    blocked: Annotated[
+        bool,
+        typer.Option(
+            "--blocked", help="Only those whose ledger refuses their events (`mentorflow repair`)."
+        ),
+    ] = False,
     limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 200,
     as_json: JsonOpt = False,
 ) -> None:
-    """Find relationships by phase, program, person, kind or health."""
+    """Find relationships by phase, program, person, kind, health or a blocked ledger."""
     query = list_query(
         phase=phase.value if phase else None,
         program=program,
@@ -549,10 +660,15 @@ def list_relationships(
         mentee=mentee,
         kind=kind.value if kind else None,
         at_risk=at_risk,
+        ledger_blocked=True if blocked else None,
     )
 
     async def work() -> list[Listed]:
-        return await find(await connection.client(), query, limit)
+        try:
+            return await find(await connection.client(), query, limit)
+        except RPCError as err:
+            _unknown_attribute(err)
+            raise
 
     found = connection.run(work)
     if as_json:
@@ -567,12 +683,25 @@ def list_relationships(
             f.mentee,
             f.phase,
             _when(f.next_meeting),
-            health(f),
+            _health_cell(f),
         ]
         for f in found
     ]
     columns = ("relationship", "program", "kind", "mentor", "mentee", "phase", "next meeting")
     console.print(table(f"Relationships ({len(found)})", (*columns, "health"), rows))
+
+
+def _unknown_attribute(err: RPCError) -> None:
+    """A server whose workers predate an attribute cannot filter on it: say which, and how."""
+    if err.status is not RPCStatusCode.INVALID_ARGUMENT:
+        return
+    for key in sa.ALL:
+        if key.name in err.message:
+            fail(
+                f"Temporal does not know the search attribute {key.name} yet; start the "
+                "current worker (`mentorflow worker` or `mentorflow up`), which registers it",
+                ExitCode.REFUSED,
+            )
 
 
 def _when(moment: datetime | date | None) -> str:
@@ -589,11 +718,16 @@ def _when(moment: datetime | date | None) -> str:
 async def fetch_status(client: Client, relationship_id: str) -> StatusView:
     """The relationship's status, or a one-line reason when there is no such relationship."""
     try:
-        return await query_status(client, relationship_id)
+        return await query_status(client, relationship_id, timeout=connection.command_timeout())
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             fail(f"no relationship '{relationship_id}'; find its id with `mentorflow list`")
         raise
+    except WorkflowQueryFailedError as err:
+        fail(
+            f"the worker could not answer about {relationship_id} ({err}); its log says why",
+            ExitCode.REFUSED,
+        )
 
 
 def status_summary(view: StatusView) -> dict[str, Any]:
@@ -621,6 +755,8 @@ def status_summary(view: StatusView) -> dict[str, Any]:
         "next_deadline": view.next_deadline.isoformat() if view.next_deadline else None,
         "outcome": s.outcome.value if s.outcome else None,
         "run": view.run,
+        "ledger_blocked": view.ledger_blocked,
+        "ledger_pending": view.ledger_pending,
         "state": s.model_dump(mode="json"),
     }
 
@@ -650,6 +786,20 @@ def _meeting_text(s: RelationshipState) -> str:
     return f"#{meeting.number} at {_when(meeting.scheduled_at)}{agenda}"
 
 
+def _status_title(view: StatusView) -> str | Text:
+    """The relationship's name; a blocked ledger is the first thing said under it, in red."""
+    title = f"Relationship {view.state.id}"
+    if not view.ledger_blocked:
+        return title
+    return Text.assemble(
+        title,
+        "\n",
+        (f"ledger blocked: {view.ledger_blocked}", "bold red"),
+        "\n",
+        (f"once the cause is fixed: mentorflow repair {view.state.id}", "red"),
+    )
+
+
 def show_status(view: StatusView) -> None:
     s = view.state
     people = [
@@ -657,7 +807,7 @@ def show_status(view: StatusView) -> None:
         for role, p in (("mentor", s.mentor), ("mentee", s.mentee), ("operator", s.operator))
         if p is not None
     ]
-    rows = [
+    rows: list[tuple[str, str | Text]] = [
         ("relationship", s.id),
         ("program", f"{s.program} ({s.kind.value}{', ' + s.topic if s.topic else ''})"),
         ("phase", s.phase.value),
@@ -671,7 +821,10 @@ def show_status(view: StatusView) -> None:
     ]
     if s.end_date:
         rows.insert(3, ("end date", s.end_date.isoformat()))
-    overview = table(f"Relationship {s.id}", ("", ""), rows)
+    if view.ledger_pending > 0:
+        waiting = f"{view.ledger_pending} event(s) waiting to be recorded"
+        rows.insert(0, ("ledger", Text(waiting, style="yellow")))
+    overview = table(_status_title(view), ("", ""), rows)
     overview.show_header = False
     console.print(overview)
     items = [

@@ -58,6 +58,7 @@ __all__ = [
     "GENESIS_HASH",
     "Delivery",
     "EventCount",
+    "IntegrityConflict",
     "Ledger",
     "LedgerEntry",
     "Problem",
@@ -286,6 +287,11 @@ def _dialect_insert(conn: Connection, table: Table) -> postgresql.Insert | sqlit
 # --------------------------------------------------------------------------- append helpers
 
 
+class IntegrityConflict(ValueError):
+    """The ledger cannot take these events as they are, and retrying will not change that:
+    a predecessor is missing, or a key already holds a different event."""
+
+
 class _Link(NamedTuple):
     hash: str
     program: str
@@ -326,12 +332,12 @@ def _previous_hash(entry: LedgerEntry, links: dict[tuple[str, int], _Link]) -> s
         return GENESIS_HASH
     link = links.get((entry.relationship_id, entry.seq - 1))
     if link is None:
-        raise ValueError(
+        raise IntegrityConflict(
             f"cannot append {_describe(entry)}: event {entry.seq - 1} of that relationship is "
             "not in the ledger; append events in order, without gaps"
         )
     if link.program != entry.program:
-        raise ValueError(
+        raise IntegrityConflict(
             f"cannot append {_describe(entry)}: the relationship belongs to program "
             f"{link.program!r}, not {entry.program!r}"
         )
@@ -543,7 +549,7 @@ class Ledger:
         for row in skipped:
             problem = _conflict(row, stored.get(row["key"]))
             if problem is not None:
-                raise ValueError(problem)
+                raise IntegrityConflict(problem)
 
     def events(self, relationship_id: str, *, until: datetime | None = None) -> list[StoredEntry]:
         """`until` rebuilds state as of a past moment: later events are left out."""
@@ -551,6 +557,12 @@ class Ledger:
         if until is not None:
             query = query.where(_EV.occurred_at <= require_utc(until, "until"))
         return [_entry_from_row(r) for r in self._fetch(query.order_by(_EV.seq))]
+
+    def hash_of(self, key: str) -> str | None:
+        """The stored hash of one event: the chain head the workflow checks after a write."""
+        with self._engine.connect() as conn:
+            found = conn.execute(select(_EV.hash).where(_EV["key"] == key)).scalar()
+        return None if found is None else str(found)
 
     def last_seq(self, relationship_id: str) -> int:
         """Lets a caller that lost its counter continue the sequence instead of guessing."""

@@ -7,7 +7,6 @@ Every command names its actor. Field constraints here catch malformed input; the
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -16,6 +15,8 @@ from mentorship.cadence import Cadence, MeetingFormat
 from mentorship.limits import MAX_ID, MAX_ITEMS, MAX_RATINGS, MAX_REASON, MAX_SHORT, MAX_TEXT
 from mentorship.participants import Actor
 from mentorship.specificity import vagueness
+from mentorship.vocabulary import ItemStatus as ItemStatus
+from mentorship.vocabulary import ReviewDecision as ReviewDecision
 
 
 def _not_blank(value: str) -> str:
@@ -108,12 +109,6 @@ class RescheduleMeeting(Command):
     reason: Reason
 
 
-class ItemStatus(StrEnum):
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-    BLOCKED = "blocked"
-
-
 class ReportProgress(Command):
     item_id: str = Field(min_length=1, max_length=MAX_ID)
     status: ItemStatus
@@ -148,12 +143,6 @@ class GiveMenteeFeedback(Command):
 
 
 # Re-evaluation
-
-
-class ReviewDecision(StrEnum):
-    CONTINUE = "continue"
-    EVOLVE = "evolve"
-    CONCLUDE = "conclude"
 
 
 class Evolution(BaseModel):

@@ -97,7 +97,7 @@ def summarise(s: RelationshipState, d: Decider) -> ev.Summary:
     objectives = s.goals.objectives if s.goals else {}
     for goal_id in dict.fromkeys(g for r in reflections for g in r.goals_met):
         met.append(objectives.get(goal_id, goal_id))
-    wins = [w for m in s.meetings for w in m.wins] + [w for r in reflections for w in r.wins]
+    wins = s.meeting_wins + [w for r in reflections for w in r.wins]
     return ev.Summary(
         duration_days=(d.now - start).days,
         meetings_held=s.meetings_held,

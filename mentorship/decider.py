@@ -15,6 +15,7 @@ from mentorship.events import Event, Recorded
 from mentorship.fold import mutate
 from mentorship.notifications import MeetingInvite, Notification, NotificationKind, Recipient
 from mentorship.participants import SYSTEM, Actor, Role
+from mentorship.revisions import CURRENT, Rules
 from mentorship.state import RelationshipState
 
 
@@ -39,9 +40,12 @@ class Outcome:
 
 
 class Decider:
-    def __init__(self, state: RelationshipState, now: datetime) -> None:
+    def __init__(
+        self, state: RelationshipState, now: datetime, rules: Rules = CURRENT
+    ) -> None:
         self.state = state.model_copy(deep=True)
         self.now = now
+        self.rules = rules
         self._outcome = Outcome(state=self.state)
 
     def emit(self, event: Event, actor: Actor = SYSTEM, cause: str = "") -> Recorded:

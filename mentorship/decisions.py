@@ -18,6 +18,7 @@ from mentorship.enrolment import StartRelationship
 from mentorship.health import risk_reasons
 from mentorship.notifications import NotificationKind as N
 from mentorship.participants import Role
+from mentorship.revisions import CURRENT, Revision, Rules
 from mentorship.state import RelationshipState
 
 Rule = Callable[[Decider, Any], None]
@@ -44,8 +45,10 @@ RULES: dict[type[c.Command], Rule] = {
 }
 
 
-def start(request: StartRelationship, relationship_id: str, now: datetime) -> Outcome:
-    d = Decider(RelationshipState(id=relationship_id), now)
+def start(
+    request: StartRelationship, relationship_id: str, now: datetime, rules: Rules = CURRENT
+) -> Outcome:
+    d = Decider(RelationshipState(id=relationship_id), now, rules)
     onboarding.begin(
         d,
         program=request.program,
@@ -60,11 +63,13 @@ def start(request: StartRelationship, relationship_id: str, now: datetime) -> Ou
     return d.outcome()
 
 
-def decide(state: RelationshipState, command: c.Command, now: datetime) -> Outcome:
+def decide(
+    state: RelationshipState, command: c.Command, now: datetime, rules: Rules = CURRENT
+) -> Outcome:
     """The events a command causes, or `Rejected` naming the field and the fix."""
     if state.finished:
         raise Rejected("phase", f"the relationship has concluded ({state.outcome}); nothing to do")
-    d = Decider(state, now)
+    d = Decider(state, now, rules)
     RULES[type(command)](d, command)
     settle(d)
     return d.outcome()
@@ -72,6 +77,8 @@ def decide(state: RelationshipState, command: c.Command, now: datetime) -> Outco
 
 def settle(d: Decider) -> None:
     """What follows from any change: loops close, feedback falls due, health is reassessed."""
+    if d.state.finished and d.rules.has(Revision.NOTHING_AFTER_CONCLUSION):
+        return
     feedback.close_finished_loops(d)
     feedback.maybe_request(d)
     reassess(d)

@@ -8,38 +8,67 @@ continue-as-new, so a retried or replayed append stores it once.
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mentorship.cadence import Cadence, MeetingFormat
-from mentorship.commands import (
-    AgreementTerms,
-    DevelopmentArea,
-    Evolution,
-    ItemStatus,
-    ReviewDecision,
-)
 from mentorship.participants import Actor, Participant, Role
 from mentorship.policy import Policy
+from mentorship.vocabulary import ItemStatus as ItemStatus
+from mentorship.vocabulary import Kind as Kind
+from mentorship.vocabulary import Outcome as Outcome
+from mentorship.vocabulary import ReviewDecision as ReviewDecision
+from mentorship.vocabulary import ReviewReason as ReviewReason
+
+S = TypeVar("S", bound="Shape")
 
 
-class Kind(StrEnum):
-    TRADITIONAL = "traditional"
-    REVERSE = "reverse"
-    SITUATIONAL = "situational"
+class Shape(BaseModel):
+    """A stored shape: plain data, read leniently. Unknown fields (from a newer release) are
+    ignored and missing ones take their defaults; no business rule runs when it is loaded,
+    because a rule tightened later must never make recorded history unreadable."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
-class Outcome(StrEnum):
-    COMPLETED = "completed"
-    CONCLUDED_EARLY = "concluded_early"
-    NOT_STARTED = "not_started"
-    CANCELLED = "cancelled"
+class _Event(Shape):
+    # Bumped when a field changes meaning or shape; ledger/records.py upcasts older rows.
+    version: ClassVar[int] = 1
 
 
-class _Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Terms(Shape):
+    """The agreement as recorded (the command's `AgreementTerms`, without its checks)."""
+
+    cadence: Cadence
+    format: MeetingFormat
+    first_meeting_at: datetime
+    session_minutes: int = 60
+
+
+class AreaToDevelop(Shape):
+    """A development area as recorded (the command's `DevelopmentArea`, without its checks)."""
+
+    behaviour: str
+    suggested_step: str
+    due_in_days: int | None = None
+
+
+class Change(Shape):
+    """An evolution as recorded (the command's `Evolution`, without its checks)."""
+
+    cadence: Cadence | None = None
+    format: MeetingFormat | None = None
+    add_objectives: list[str] = Field(default_factory=list)
+    retire_objectives: list[str] = Field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.cadence or self.format or self.add_objectives or self.retire_objectives)
+
+
+def stored(shape: type[S], value: BaseModel) -> S:
+    """A command's value as the stored shape of the same fields."""
+    return shape.model_validate(value.model_dump())
 
 
 class RelationshipStarted(_Event):
@@ -77,12 +106,12 @@ class AgreementConfirmed(_Event):
 
     type: Literal["AgreementConfirmed"] = "AgreementConfirmed"
     by: Role
-    terms: AgreementTerms
+    terms: Terms
 
 
 class AgreementSigned(_Event):
     type: Literal["AgreementSigned"] = "AgreementSigned"
-    terms: AgreementTerms
+    terms: Terms
     next_review_at: datetime
 
 
@@ -151,9 +180,7 @@ class FeedbackRequested(_Event):
     due_at: datetime
 
 
-class ActionPlanItem(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ActionPlanItem(Shape):
     id: str
     description: str
     due_at: datetime
@@ -163,7 +190,7 @@ class MentorFeedbackGiven(_Event):
     type: Literal["MentorFeedbackGiven"] = "MentorFeedbackGiven"
     loop: int
     strengths: list[str]
-    development_areas: list[DevelopmentArea]
+    development_areas: list[AreaToDevelop]
     plan: list[ActionPlanItem]
 
 
@@ -197,12 +224,6 @@ class AtRiskCleared(_Event):
     type: Literal["AtRiskCleared"] = "AtRiskCleared"
 
 
-class ReviewReason(StrEnum):
-    PERIODIC = "periodic"
-    AT_RISK = "at_risk"
-    REQUESTED = "requested"
-
-
 class ReviewOpened(_Event):
     type: Literal["ReviewOpened"] = "ReviewOpened"
     number: int
@@ -218,7 +239,7 @@ class ReviewSubmitted(_Event):
     effectiveness: int
     progress: dict[str, int]
     decision: ReviewDecision
-    evolution: Evolution | None
+    evolution: Change | None
     comment: str
 
 
@@ -226,7 +247,7 @@ class ReviewDecided(_Event):
     type: Literal["ReviewDecided"] = "ReviewDecided"
     number: int
     decision: ReviewDecision
-    evolution: Evolution | None
+    evolution: Change | None
     next_review_at: datetime
     unanswered: list[Role] = Field(default_factory=list)
 
@@ -271,9 +292,7 @@ class ReflectionSubmitted(_Event):
     next_steps: str
 
 
-class Summary(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Summary(Shape):
     duration_days: int
     meetings_held: int
     meetings_missed: int
@@ -324,10 +343,8 @@ Event = Annotated[
 ]
 
 
-class Recorded(BaseModel):
+class Recorded(Shape):
     """An event as it happened to one relationship: who, when, why, and where in sequence."""
-
-    model_config = ConfigDict(frozen=True)
 
     relationship_id: str
     program: str

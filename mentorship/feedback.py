@@ -22,7 +22,7 @@ def maybe_request(d: Decider) -> None:
         return
     if any(lp.missing and lp.closed_at is None for lp in s.loops):
         return
-    number = len(s.loops) + 1
+    number = s.loops_requested + 1
     due = d.now + s.policy.span(s.policy.feedback_due)
     d.emit(
         ev.FeedbackRequested(loop=number, due_at=due),
@@ -59,7 +59,7 @@ def give_mentor_feedback(d: Decider, cmd: GiveMentorFeedback) -> None:
         ev.MentorFeedbackGiven(
             loop=loop.number,
             strengths=cmd.strengths,
-            development_areas=cmd.development_areas,
+            development_areas=[ev.stored(ev.AreaToDevelop, a) for a in cmd.development_areas],
             plan=plan,
         ),
         actor=cmd.actor,
@@ -135,7 +135,11 @@ def report_back_due(s: RelationshipState, item: ActionItem) -> bool:
 
 
 def _plan_done(s: RelationshipState, loop: FeedbackLoop) -> bool:
-    return all(s.action_items[i].status is ItemStatus.DONE for i in loop.plan_item_ids)
+    """Done items leave the state, so a plan item no longer there is a done one."""
+    return all(
+        i not in s.action_items or s.action_items[i].status is ItemStatus.DONE
+        for i in loop.plan_item_ids
+    )
 
 
 def _awaiting(s: RelationshipState, number: int) -> FeedbackLoop:
@@ -144,6 +148,9 @@ def _awaiting(s: RelationshipState, number: int) -> FeedbackLoop:
             if loop.closed_at is not None:
                 raise Rejected("loop_number", f"feedback loop {number} is already closed")
             return loop
+    if 1 <= number <= s.loops_requested:
+        # Closed loops but the last leave the state; every other requested one is closed.
+        raise Rejected("loop_number", f"feedback loop {number} is already closed")
     open_numbers = [str(lp.number) for lp in s.loops if lp.closed_at is None]
     hint = f"open loops: {', '.join(open_numbers)}" if open_numbers else "no loop is open"
     raise Rejected("loop_number", f"there is no feedback loop {number}; {hint}")

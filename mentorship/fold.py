@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mentorship import events as ev
-from mentorship.commands import Evolution, ItemStatus
-from mentorship.events import Recorded
+from mentorship.events import Change, Recorded
 from mentorship.state import (
     ActionItem,
     Commitment,
@@ -27,8 +26,12 @@ from mentorship.state import (
     Review,
     ReviewEntry,
 )
+from mentorship.vocabulary import ItemStatus
 
 NOTES_KEPT = 3
+# Past meetings the state keeps (besides the last one held): a recent track record for status
+# and as-of views. The lifecycle itself reads only the last held meeting's notes.
+RECENT_MEETINGS = 5
 Mutation = Callable[[RelationshipState, Any, datetime], None]
 _MUTATIONS: dict[type[Any], Mutation] = {}
 
@@ -52,12 +55,95 @@ def replay(relationship_id: str, recorded: Iterable[Recorded]) -> RelationshipSt
 
 
 def mutate(state: RelationshipState, rec: Recorded) -> None:
+    """Fold one event in place, then let go of what it closed (`compact`)."""
+    grow(state, rec)
+    compact(state)
+
+
+def grow(state: RelationshipState, rec: Recorded) -> None:
+    """The event's own change with nothing pruned: the state as v0.1 kept it, growing with
+    every meeting. Only benchmarks and tests fold with it alone, to see what pruning saves."""
     if rec.seq != state.seq + 1:
         raise ValueError(
             f"event {rec.seq} of {rec.relationship_id} does not follow event {state.seq}"
         )
+    if state.phase is Phase.CONCLUDED and not _legacy_after_conclusion(rec):
+        raise ValueError(
+            f"event {rec.seq} ({rec.event.type}) of {rec.relationship_id} comes after the "
+            f"relationship concluded at event {state.seq}; nothing follows a conclusion"
+        )
     _MUTATIONS[type(rec.event)](state, rec.event, rec.occurred_at)
     state.seq = rec.seq
+
+
+def _legacy_after_conclusion(rec: Recorded) -> bool:
+    """Up to v0.1 a cancelled at-risk pair recorded AtRiskCleared after Concluded (see
+    `Revision.NOTHING_AFTER_CONCLUSION`); those ledgers exist, so that one event still folds."""
+    return isinstance(rec.event, ev.AtRiskCleared)
+
+
+# Compaction: the carried state stays bounded however long the relationship runs.
+
+
+def compact(s: RelationshipState) -> None:
+    """Let go of what is closed; the ledger keeps it, and the audit reads history from there.
+
+    The state crosses continue-as-new as one payload, under Temporal's 2 MB limit. The rules
+    read only what is open, the last held meeting, the last review and the counters, so the
+    rest leaves here, in the fold both the workflow and the audit use: live and audited
+    states stay equal. A closed thing never reopens, so pruning after every event keeps the
+    same as pruning once at the end (which is what the v0.1 upcaster does).
+    """
+    s.meetings = _recent_meetings(s.meetings)
+    if any(i.status is ItemStatus.DONE for i in s.action_items.values()):
+        s.action_items = {
+            k: i for k, i in s.action_items.items() if i.status is not ItemStatus.DONE
+        }
+    s.loops = _open_and_last_closed(s.loops)
+    del s.reviews[:-1]
+    s.reminders_sent = [ref for ref in s.reminders_sent if _still_open(s, ref)]
+
+
+def _recent_meetings(meetings: list[Meeting]) -> list[Meeting]:
+    """Scheduled meetings, the last few past ones, and the last held (the prep prompt quotes
+    its notes however many meetings were missed since)."""
+    past = [m for m in meetings if m.status is not MeetingStatus.SCHEDULED]
+    held = [m for m in past if m.status is MeetingStatus.HELD]
+    kept = {id(m) for m in past[-RECENT_MEETINGS:] + held[-1:]}
+    if len(kept) == len(past):
+        return meetings
+    return [m for m in meetings if m.status is MeetingStatus.SCHEDULED or id(m) in kept]
+
+
+def _open_and_last_closed(loops: list[FeedbackLoop]) -> list[FeedbackLoop]:
+    closed = [lp for lp in loops if lp.closed_at is not None]
+    if len(closed) <= 1:
+        return loops
+    last = max(closed, key=_closing_order)
+    return [lp for lp in loops if lp.closed_at is None or lp is last]
+
+
+def _closing_order(loop: FeedbackLoop) -> tuple[datetime, int]:
+    """Loops closing at the same moment close in number order."""
+    assert loop.closed_at is not None
+    return loop.closed_at, loop.number
+
+
+def _still_open(s: RelationshipState, ref: str) -> bool:
+    """Whether a reminder ref names something still open: only those are ever looked up."""
+    kind, _, key = ref.partition(":")[0].partition("-")
+    if kind == "meeting":
+        return any(str(m.number) == key and m.status is MeetingStatus.SCHEDULED for m in s.meetings)
+    if kind == "item":
+        return key in s.action_items
+    if kind == "loop":
+        return any(str(lp.number) == key and lp.closed_at is None for lp in s.loops)
+    if kind == "review":
+        review = s.open_review
+        return review is not None and str(review.number) == key
+    if kind == "onboarding":
+        return s.agreement is None
+    return True
 
 
 def _on(event_type: type[Any]) -> Callable[[Mutation], Mutation]:
@@ -151,6 +237,9 @@ def _logged(s: RelationshipState, e: ev.MeetingLogged, at: datetime) -> None:
     meeting.held_at, meeting.format = e.held_at, e.format
     meeting.duration_minutes, meeting.notes, meeting.wins = e.duration_minutes, e.notes, e.wins
     _keep_recent_notes(s)
+    _count_past(s, meeting)
+    s.meetings_held += 1
+    _count_wins(s, e.wins)
     for i, text in enumerate(e.action_items, start=1):
         item_id = f"m{e.number}-{i}"
         s.action_items[item_id] = ActionItem(
@@ -163,6 +252,19 @@ def _logged(s: RelationshipState, e: ev.MeetingLogged, at: datetime) -> None:
     s.missed_in_a_row = 0
     s.held_since_loop += 1
     s.last_activity_at = at
+
+
+def _count_past(s: RelationshipState, meeting: Meeting) -> None:
+    """A past meeting's slot never moves again, so the latest of them can be kept alone."""
+    if s.latest_past_slot is None or meeting.scheduled_at > s.latest_past_slot:
+        s.latest_past_slot = meeting.scheduled_at
+
+
+def _count_wins(s: RelationshipState, wins: list[str]) -> None:
+    """The summary lists every distinct win once, in the order they were first logged."""
+    for win in wins:
+        if win not in s.meeting_wins:
+            s.meeting_wins.append(win)
 
 
 def _keep_recent_notes(s: RelationshipState) -> None:
@@ -178,7 +280,10 @@ def _keep_recent_notes(s: RelationshipState) -> None:
 
 @_on(ev.MeetingMissed)
 def _missed(s: RelationshipState, e: ev.MeetingMissed, at: datetime) -> None:
-    _meeting(s, e.number).status = MeetingStatus.MISSED
+    meeting = _meeting(s, e.number)
+    meeting.status = MeetingStatus.MISSED
+    _count_past(s, meeting)
+    s.meetings_missed += 1
     s.missed_in_a_row += 1
 
 
@@ -193,6 +298,7 @@ def _progress(s: RelationshipState, e: ev.ProgressReported, at: datetime) -> Non
 @_on(ev.FeedbackRequested)
 def _feedback_requested(s: RelationshipState, e: ev.FeedbackRequested, at: datetime) -> None:
     s.loops.append(FeedbackLoop(number=e.loop, requested_at=at, due_at=e.due_at))
+    s.loops_requested += 1
     s.held_since_loop = 0
 
 
@@ -228,6 +334,7 @@ def _loop_overdue(s: RelationshipState, e: ev.LoopOverdue, at: datetime) -> None
 def _loop_closed(s: RelationshipState, e: ev.LoopClosed, at: datetime) -> None:
     loop = _loop(s, e.loop)
     loop.closed_at, loop.overdue = at, False
+    s.loops_closed += 1
 
 
 @_on(ev.AtRiskRaised)
@@ -251,6 +358,7 @@ def _review_opened(s: RelationshipState, e: ev.ReviewOpened, at: datetime) -> No
     s.reviews.append(
         Review(number=e.number, reason=e.reason, detail=e.detail, opened_at=at, due_at=e.due_at)
     )
+    s.reviews_opened += 1
     s.review_due_before_risk = None
     s.phase = Phase.UNDER_REVIEW
 
@@ -277,7 +385,7 @@ def _review_decided(s: RelationshipState, e: ev.ReviewDecided, at: datetime) -> 
     s.phase = Phase.ACTIVE
 
 
-def _evolve(s: RelationshipState, evolution: Evolution) -> None:
+def _evolve(s: RelationshipState, evolution: Change) -> None:
     assert s.agreement is not None and s.goals is not None
     changes: dict[str, Any] = {}
     if evolution.cadence:

@@ -102,8 +102,13 @@ def report_progress(d: Decider, cmd: ReportProgress) -> None:
     require_phase(s, *_RUNNING, Phase.CONCLUDING, action="report progress")
     item = s.action_items.get(cmd.item_id)
     if item is None:
+        # Done items leave the state, so an unknown id may be one already done.
         known = ", ".join(sorted(i.id for i in s.open_items())) or "none open"
-        raise Rejected("item_id", f"no action item '{cmd.item_id}'; open items: {known}")
+        raise Rejected(
+            "item_id",
+            f"no open action item '{cmd.item_id}' (done already, or never given); "
+            f"open items: {known}",
+        )
     if item.status is ItemStatus.DONE:
         raise Rejected("item_id", f"item {item.id} is already done")
     d.emit(ev.ProgressReported(item_id=item.id, status=cmd.status, note=cmd.note), actor=cmd.actor)
@@ -116,8 +121,7 @@ def schedule_next(d: Decider, cause: str) -> None:
         return
     at = next_meeting_time(s.cadence, last_anchor(s), d.now, s.policy.time_scale)
     if fits_before_end(s, at):
-        number = max((m.number for m in s.meetings), default=0) + 1
-        d.emit(ev.MeetingScheduled(number=number, at=at), cause=cause)
+        d.emit(ev.MeetingScheduled(number=s.next_meeting_number, at=at), cause=cause)
 
 
 def rebase_on_cadence(d: Decider, cause: str) -> None:
@@ -127,8 +131,7 @@ def rebase_on_cadence(d: Decider, cause: str) -> None:
     if pending is None or s.cadence is None:
         schedule_next(d, cause)
         return
-    held = [m.scheduled_at for m in s.meetings if m.status is not MeetingStatus.SCHEDULED]
-    anchor = max(held) if held else (s.agreed_at or d.now)
+    anchor = s.latest_past_slot or s.agreed_at or d.now
     at = next_meeting_time(s.cadence, anchor, d.now, s.policy.time_scale)
     if at != pending.scheduled_at and fits_before_end(s, at):
         previous = pending.scheduled_at
@@ -205,6 +208,11 @@ def _scheduled(s: RelationshipState, number: int, field_name: str) -> Meeting:
     meeting = s.meeting(number)
     upcoming = s.next_meeting
     hint = f"the next meeting is {upcoming.number}" if upcoming else "no meeting is scheduled"
+    if meeting is None and 1 <= number <= s.meetings_held + s.meetings_missed:
+        # Past meetings beyond the recent few leave the state; the ledger has them.
+        raise Rejected(
+            field_name, f"meeting {number} has already taken place or was missed; {hint}"
+        )
     if meeting is None:
         raise Rejected(field_name, f"there is no meeting {number}; {hint}")
     if meeting.status is not MeetingStatus.SCHEDULED:

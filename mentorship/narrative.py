@@ -16,8 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mentorship import events as ev
 from mentorship.cadence import Cadence, MeetingFormat
-from mentorship.commands import AgreementTerms, Evolution
-from mentorship.events import Recorded
+from mentorship.events import Change, Recorded, Terms
 from mentorship.participants import Actor, Role
 
 Phrase = Callable[[Any], str]
@@ -134,14 +133,14 @@ def _meetings(cadence: Cadence, fmt: MeetingFormat) -> str:
     return f"{cadence.describe()} {_format(fmt)} meetings"
 
 
-def _terms(terms: AgreementTerms) -> str:
+def _terms(terms: Terms) -> str:
     return (
         f"{_meetings(terms.cadence, terms.format)} of {terms.session_minutes} minutes, "
         f"the first on {when(terms.first_meeting_at)}"
     )
 
 
-def _evolution(evolution: Evolution | None) -> str:
+def _evolution(evolution: Change | None) -> str:
     if evolution is None:
         return ""
     changes = []

@@ -37,6 +37,7 @@ class NotificationKind(StrEnum):
     REFLECTION_REQUEST = "reflection_request"
     SUMMARY = "summary"
     DELIVERY_FAILED = "delivery_failed"
+    LEDGER_BLOCKED = "ledger_blocked"
 
 
 class Recipient(BaseModel):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from mentorship import events as ev
-from mentorship.commands import AgreementTerms, ConfirmAgreement, SubmitCommitment, SubmitGoals
+from mentorship.commands import ConfirmAgreement, SubmitCommitment, SubmitGoals
 from mentorship.decider import PARTIES, Decider, Rejected
+from mentorship.events import Terms
 from mentorship.guards import require_actor, require_phase
 from mentorship.notifications import NotificationKind as N
 from mentorship.participants import SYSTEM, Participant, Role
@@ -84,14 +85,15 @@ def confirm(d: Decider, cmd: ConfirmAgreement) -> None:
         raise Rejected("goals", "the mentee has not stated goals yet; they come first")
     if s.commitment is None:
         raise Rejected("commitment", "the mentor has not stated a commitment yet; it comes first")
-    terms = cmd.terms or s.pending_terms or _proposed_terms(s, d.now)
+    proposed = ev.stored(Terms, cmd.terms) if cmd.terms else None
+    terms = proposed or s.pending_terms or _proposed_terms(s, d.now)
     check_terms(s, terms, d.now)
     d.emit(ev.AgreementConfirmed(by=cmd.actor.role, terms=terms), actor=cmd.actor)
     if set(d.state.confirmed_by) == set(PARTIES):
         _sign(d, terms)
 
 
-def check_terms(s: RelationshipState, terms: AgreementTerms, now: datetime) -> None:
+def check_terms(s: RelationshipState, terms: Terms, now: datetime) -> None:
     assert s.commitment is not None
     capacity = s.commitment.capacity_per_month
     if terms.cadence.meetings_per_month > capacity + 0.05:
@@ -107,16 +109,16 @@ def check_terms(s: RelationshipState, terms: AgreementTerms, now: datetime) -> N
         raise Rejected("terms.first_meeting_at", "falls after the end date; pick an earlier date")
 
 
-def _proposed_terms(s: RelationshipState, now: datetime) -> AgreementTerms:
+def _proposed_terms(s: RelationshipState, now: datetime) -> Terms:
     assert s.goals is not None
-    return AgreementTerms(
+    return Terms(
         cadence=s.goals.proposed_cadence,
         format=s.goals.proposed_format,
         first_meeting_at=now + s.policy.span(DEFAULT_FIRST_MEETING_IN),
     )
 
 
-def _sign(d: Decider, terms: AgreementTerms) -> None:
+def _sign(d: Decider, terms: Terms) -> None:
     policy = d.state.policy
     d.emit(
         ev.AgreementSigned(terms=terms, next_review_at=d.now + policy.span(policy.review_every)),

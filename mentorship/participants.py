@@ -5,9 +5,18 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mentorship.limits import ID_PATTERN, MAX_NAME
+from mentorship.stored import is_stored
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -41,21 +50,25 @@ class Participant(BaseModel):
 
     @field_validator("email")
     @classmethod
-    def _email_is_an_address(cls, value: str) -> str:
+    def _email_is_an_address(cls, value: str, info: ValidationInfo) -> str:
+        if is_stored(info):
+            return value
         if not _EMAIL.match(value):
             raise ValueError(f"'{value}' is not an email address; use the form name@example.org")
         return value.lower()
 
     @field_validator("name")
     @classmethod
-    def _name_is_not_blank(cls, value: str) -> str:
+    def _name_is_not_blank(cls, value: str, info: ValidationInfo) -> str:
+        if is_stored(info):
+            return value
         if not value.strip():
             raise ValueError("name is blank; give the person's display name")
         return value.strip()
 
     @model_validator(mode="after")
-    def _webhook_needs_url(self) -> Participant:
-        if self.channel is Channel.WEBHOOK and self.webhook_url is None:
+    def _webhook_needs_url(self, info: ValidationInfo) -> Participant:
+        if not is_stored(info) and self.channel is Channel.WEBHOOK and self.webhook_url is None:
             raise ValueError("channel is 'webhook' but webhook_url is missing; add the URL")
         return self
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+from mentorship.stored import is_stored
 
 
 def _days(n: float) -> timedelta:
@@ -40,8 +42,8 @@ class Policy(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _leads_fit(self) -> Policy:
-        if self.reminder_lead > self.prep_lead:
+    def _leads_fit(self, info: ValidationInfo) -> Policy:
+        if not is_stored(info) and self.reminder_lead > self.prep_lead:
             raise ValueError(
                 "reminder_lead is longer than prep_lead; the prep prompt must come first"
             )

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from mentorship import events as ev
 from mentorship.cadence import Cadence
-from mentorship.commands import Evolution, RequestReview, ReviewDecision, SubmitReview
+from mentorship.commands import RequestReview, SubmitReview
 from mentorship.conclusion import begin_conclusion
 from mentorship.decider import PARTIES, Decider, Rejected
-from mentorship.events import Outcome
+from mentorship.events import Change, Outcome
 from mentorship.guards import require_actor, require_phase
 from mentorship.meetings import rebase_on_cadence
 from mentorship.notifications import NotificationKind as N
 from mentorship.participants import Role
 from mentorship.state import Phase, RelationshipState
+from mentorship.vocabulary import ReviewDecision
 
-Choice = tuple[ReviewDecision, Evolution | None]
+Choice = tuple[ReviewDecision, Change | None]
 
 
 def decide_review(choices: list[Choice]) -> Choice:
@@ -28,13 +29,13 @@ def decide_review(choices: list[Choice]) -> Choice:
     return ReviewDecision.CONTINUE, None
 
 
-def merge_evolutions(proposals: list[Evolution]) -> Evolution:
+def merge_evolutions(proposals: list[Change]) -> Change:
     """Both sides' changes together; of two cadences the thinner wins, to respect capacity."""
     cadences = [p.cadence for p in proposals if p.cadence is not None]
     formats = [p.format for p in proposals if p.format is not None]
     added = list(dict.fromkeys(o for p in proposals for o in p.add_objectives))
     retired = list(dict.fromkeys(o for p in proposals for o in p.retire_objectives))
-    return Evolution(
+    return Change(
         cadence=_thinnest(cadences),
         format=formats[0] if formats else None,
         add_objectives=added,
@@ -56,7 +57,7 @@ def request_review(d: Decider, cmd: RequestReview) -> None:
 
 def open_review(d: Decider, reason: ev.ReviewReason, detail: str) -> None:
     s = d.state
-    number = len(s.reviews) + 1
+    number = s.reviews_opened + 1
     due = d.now + s.policy.span(s.policy.review_due)
     d.emit(
         ev.ReviewOpened(number=number, reason=reason, detail=detail, due_at=due),
@@ -95,7 +96,7 @@ def submit_review(d: Decider, cmd: SubmitReview) -> None:
             effectiveness=cmd.effectiveness,
             progress=cmd.progress,
             decision=cmd.decision,
-            evolution=cmd.evolution,
+            evolution=ev.stored(ev.Change, cmd.evolution) if cmd.evolution else None,
             comment=cmd.comment,
         ),
         actor=cmd.actor,

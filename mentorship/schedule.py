@@ -36,10 +36,15 @@ def fits_before_end(state: RelationshipState, at: datetime) -> bool:
 
 
 def last_anchor(state: RelationshipState) -> datetime:
-    """Where the rhythm continues from: the last meeting's slot, or the agreement."""
-    past = [m.scheduled_at for m in state.meetings]
-    if past:
-        return max(past)
+    """Where the rhythm continues from: the last meeting's slot, or the agreement.
+
+    Past meetings leave the state, so the latest of their slots is kept on its own.
+    """
+    slots = [m.scheduled_at for m in state.meetings]
+    if state.latest_past_slot is not None:
+        slots.append(state.latest_past_slot)
+    if slots:
+        return max(slots)
     assert state.agreed_at is not None
     return state.agreed_at
 

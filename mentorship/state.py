@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mentorship.cadence import Cadence, MeetingFormat
-from mentorship.commands import (
-    AgreementTerms,
-    DevelopmentArea,
-    Evolution,
-    ItemStatus,
-    ReviewDecision,
-)
-from mentorship.events import Kind, Outcome, ReviewReason, Summary
+from mentorship.events import AreaToDevelop, Change, Summary, Terms
 from mentorship.participants import Participant, Role
 from mentorship.policy import Policy
+from mentorship.state_upcasters import CURRENT, upcast
+from mentorship.vocabulary import ItemStatus, Kind, Outcome, ReviewDecision, ReviewReason
 
 
 class Phase(StrEnum):
@@ -30,7 +26,10 @@ class Phase(StrEnum):
 
 
 class _State(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+    """Carried through continue-as-new, so read leniently like every stored shape: a run
+    started by an older build hands over fields this build dropped, or lacks new ones."""
+
+    model_config = ConfigDict(extra="ignore", validate_assignment=False)
 
 
 class Goals(_State):
@@ -83,7 +82,7 @@ class FeedbackLoop(_State):
     requested_at: datetime
     due_at: datetime
     mentor_strengths: list[str] | None = None
-    development_areas: list[DevelopmentArea] = Field(default_factory=list)
+    development_areas: list[AreaToDevelop] = Field(default_factory=list)
     mentee_what_helps: list[str] | None = None
     mentee_what_to_change: list[str] = Field(default_factory=list)
     plan_item_ids: list[str] = Field(default_factory=list)
@@ -104,7 +103,7 @@ class ReviewEntry(_State):
     effectiveness: int
     progress: dict[str, int]
     decision: ReviewDecision
-    evolution: Evolution | None = None
+    evolution: Change | None = None
     comment: str
 
 
@@ -137,10 +136,18 @@ class Conclusion(_State):
 
 
 class RelationshipState(BaseModel):
-    """Everything the lifecycle knows about one relationship. Carried through continue-as-new."""
+    """Everything the lifecycle knows about one relationship. Carried through continue-as-new.
 
-    model_config = ConfigDict(extra="forbid")
+    Bounded: what is closed (held or missed meetings past a short window, done items, closed
+    loops but the last, decided reviews but the last, their reminders) leaves the state in
+    the fold (`mentorship.fold.compact`); the ledger keeps it. What the rules count from it
+    is counted as it happens, so pruning never changes a number. A payload without
+    `schema_version` is the v0.1 shape (version 1) and is upcast on load.
+    """
 
+    model_config = ConfigDict(extra="ignore")
+
+    schema_version: int = CURRENT
     id: str
     program: str = ""
     kind: Kind = Kind.TRADITIONAL
@@ -161,31 +168,46 @@ class RelationshipState(BaseModel):
     grace_until: datetime | None = None
     goals: Goals | None = None
     commitment: Commitment | None = None
-    pending_terms: AgreementTerms | None = None
+    pending_terms: Terms | None = None
     confirmed_by: list[Role] = Field(default_factory=list)
-    agreement: AgreementTerms | None = None
+    agreement: Terms | None = None
     agreed_at: datetime | None = None
     retired_objectives: list[str] = Field(default_factory=list)
 
-    meetings: list[Meeting] = Field(default_factory=list)
+    meetings: list[Meeting] = Field(default_factory=list)  # scheduled, and the last few past
+    meetings_held: int = 0
+    meetings_missed: int = 0
+    # Where the cadence continues from: the latest slot of a meeting held or missed.
+    latest_past_slot: datetime | None = None
+    # Every distinct win logged at a meeting, in order: the conclusion summary lists them all.
+    meeting_wins: list[str] = Field(default_factory=list)
     missed_in_a_row: int = 0
     last_activity_at: datetime | None = None
     action_items: dict[str, ActionItem] = Field(default_factory=dict)
-    loops: list[FeedbackLoop] = Field(default_factory=list)
+    loops: list[FeedbackLoop] = Field(default_factory=list)  # open, and the last closed
+    loops_requested: int = 0
+    loops_closed: int = 0
     held_since_loop: int = 0
     reminders_sent: list[str] = Field(default_factory=list)
 
     at_risk: bool = False
     risk_reasons: list[str] = Field(default_factory=list)
 
-    reviews: list[Review] = Field(default_factory=list)
+    reviews: list[Review] = Field(default_factory=list)  # the last one, open or decided
+    reviews_opened: int = 0
     next_review_at: datetime | None = None
     review_due_before_risk: datetime | None = None
 
     conclusion: Conclusion | None = None
     outcome: Outcome | None = None
 
-    # Read helpers: derived, never stored separately, so the fold stays the single truth.
+    @model_validator(mode="before")
+    @classmethod
+    def _upcast(cls, data: Any) -> Any:
+        """Older carried shapes load as the current one (`mentorship.state_upcasters`)."""
+        return upcast(data) if isinstance(data, dict) else data
+
+    # Read helpers: derived from what the fold keeps, so it stays the single truth.
 
     def party(self, role: Role) -> Participant:
         person = {Role.MENTOR: self.mentor, Role.MENTEE: self.mentee}.get(role, self.operator)
@@ -233,16 +255,10 @@ class RelationshipState(BaseModel):
         ]
 
     @property
-    def meetings_held(self) -> int:
-        return sum(1 for m in self.meetings if m.status is MeetingStatus.HELD)
-
-    @property
-    def meetings_missed(self) -> int:
-        return sum(1 for m in self.meetings if m.status is MeetingStatus.MISSED)
-
-    @property
-    def loops_closed(self) -> int:
-        return sum(1 for lp in self.loops if lp.closed_at is not None)
+    def next_meeting_number(self) -> int:
+        """Meetings are numbered 1, 2, ... and each is held or missed before the next is
+        scheduled, so the next one is numbered one past those that took place or were missed."""
+        return self.meetings_held + self.meetings_missed + 1
 
     @property
     def finished(self) -> bool:

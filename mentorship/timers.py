@@ -19,14 +19,15 @@ from mentorship.health import next_health_check
 from mentorship.notifications import NotificationKind as N
 from mentorship.onboarding import missing_parts, waiting_on
 from mentorship.participants import Role
+from mentorship.revisions import CURRENT, Rules
 from mentorship.schedule import effective_end
 from mentorship.state import Meeting, Phase, RelationshipState
 
 _RUNNING = (Phase.ACTIVE, Phase.UNDER_REVIEW)
 
 
-def tick(state: RelationshipState, now: datetime) -> Outcome:
-    d = Decider(state, now)
+def tick(state: RelationshipState, now: datetime, rules: Rules = CURRENT) -> Outcome:
+    d = Decider(state, now, rules)
     if state.phase is Phase.ONBOARDING:
         _onboarding(d)
     elif state.phase is Phase.CONCLUDING:

@@ -187,6 +187,7 @@ class Workers:
     cwd: Path
     current: WorkerProcess | None = None
     kills: int = 0
+    started: list[WorkerProcess] = field(default_factory=list)
     _readers: list[threading.Thread] = field(default_factory=list)
 
     async def start(self) -> WorkerProcess:
@@ -201,6 +202,7 @@ class Workers:
         )
         worker = WorkerProcess(process)
         self.current = worker
+        self.started.append(worker)
         reader = threading.Thread(target=worker._read, daemon=True)
         reader.start()
         self._readers.append(reader)
@@ -225,6 +227,21 @@ class Workers:
         for reader in self._readers:
             reader.join(timeout=10)
 
+    def errors(self, last: int = 10) -> list[str]:
+        """The latest error lines any worker of this pool logged (a failing workflow task,
+        a deadlock), so a test that fails or times out shows why the worker was stuck."""
+        found = [_error_line(line) for w in self.started for line in w.lines]
+        distinct = list(dict.fromkeys(line for line in found if line))
+        return distinct[-last:]
+
+
+def _error_line(line: dict[str, Any]) -> str | None:
+    """'what failed: the exception's own last line', for a log line at error level."""
+    if line.get("level") != "error":
+        return None
+    trace = str(line.get("exception", "")).strip().splitlines()
+    return f"{line.get('event')}: {trace[-1]}" if trace else str(line.get("event"))
+
 
 def worker_env(server: DevServer, folder: Path, task_queue: str, **extra: str) -> dict[str, str]:
     """This machine's environment minus its own MENTORFLOW_/TEMPORAL_ settings, plus ours."""
@@ -243,9 +260,14 @@ def worker_env(server: DevServer, folder: Path, task_queue: str, **extra: str) -
 
 @contextmanager
 def workers(env: dict[str, str], cwd: Path) -> Iterator[Workers]:
+    """On a failure (a timeout too) the workers' error lines go to the captured output."""
     pool = Workers(env, cwd)
     try:
         yield pool
+    except BaseException:
+        for line in pool.errors():
+            print(f"worker error: {line}")
+        raise
     finally:
         pool.close()
 

@@ -16,6 +16,8 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from client.relationships import handle as relationship_handle
+from client.relationships import start_relationship
 from ledger.records import recorded_events
 from ledger.store import Ledger
 from mentorship import commands as c
@@ -23,8 +25,6 @@ from mentorship.commands import ItemStatus, ReviewDecision
 from mentorship.enrolment import StartRelationship
 from mentorship.events import Recorded
 from tests.factories import MENTEE, MENTOR, log, mentee_feedback, mentor_feedback, review
-from worker.relationships import handle as relationship_handle
-from worker.relationships import start_relationship
 from worker.settings import Settings
 from workflows.contract import (
     UPDATES,

@@ -1,14 +1,16 @@
-"""The replay corpus: one recorded history per lifecycle path, every run of every chain.
+"""The replay corpus: one recorded history per lifecycle path, every run of every chain,
+for every release.
 
-    .venv/bin/python -m tests.replay_corpus        # about 10 s
+    .venv/bin/python -m tests.replay_corpus        # records this release, about 10 s
 
 It runs each path below on the time-skipping server with the production worker and writes
-each run's history to tests/replay/histories/<path>.run<N>.json.gz (gzip keeps the corpus
-around 100 KiB; `zcat` shows one event per line). `test_replay_corpus` replays them against
-the current code. When that fails, running relationships would fail the same way on deploy:
-guard the change with `workflow.patched` and keep the old histories. Regenerate only when no
-relationship runs the recorded code any more (before a first release, or once old runs are
-gone), or add the new histories beside the old ones.
+each run's history to tests/replay/histories/v<X.Y>/<path>.run<N>.json.gz, X.Y being the
+project's version (gzip keeps a release around 100 KiB; `zcat` shows one event per line),
+and adds their checksums to histories/MANIFEST.sha256. `test_replay_corpus` replays every
+release against the current code. When that fails, running relationships would fail the
+same way on deploy: guard the change with `workflow.patched` or an upcaster. A released
+history is never rewritten: the generator refuses a release already in the manifest, and
+the test fails on a changed or missing file. Bump the version to record a new release.
 
 Histories are scrubbed of what names the machine that recorded them (worker identities,
 build ids, sticky queue names), so they replay the same anywhere.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import json
 import sys
 import tempfile
@@ -25,6 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +61,8 @@ from worker.app import build_worker, lifecycle_activities
 from worker.settings import Settings
 from worker.temporal import data_converter, register_search_attributes
 
-CORPUS = Path(__file__).parent / "replay" / "histories"
+HISTORIES = Path(__file__).parent / "replay" / "histories"
+MANIFEST = HISTORIES / "MANIFEST.sha256"
 TASK_QUEUE = "replay-corpus"
 SCRUBBED = "replay-corpus"
 # Fields the server fills from the recording machine; the replayer never reads them.
@@ -275,8 +280,57 @@ class _Recorder(Lifecycle):
         return await super().start(request.model_copy(update={"relationship_id": self.path}))
 
 
-def history_file(path: str, run: int, corpus: Path = CORPUS) -> Path:
+def release() -> str:
+    """This build's release, `X.Y` of the project's version."""
+    version = metadata.version("mentorflow")
+    return "v" + ".".join(version.split(".")[:2])
+
+
+def releases(histories: Path = HISTORIES) -> list[Path]:
+    return sorted(
+        (p for p in histories.iterdir() if p.is_dir() and p.name.startswith("v")),
+        key=lambda p: tuple(int(n) for n in p.name[1:].split(".")),
+    )
+
+
+def history_file(path: str, run: int, corpus: Path) -> Path:
     return corpus / f"{path}.run{run}.json.gz"
+
+
+def checksum(file: Path) -> str:
+    return hashlib.sha256(file.read_bytes()).hexdigest()
+
+
+def manifest(histories: Path = HISTORIES) -> dict[str, str]:
+    """`release/file` -> sha256, in `sha256sum -c` format."""
+    entries: dict[str, str] = {}
+    for line in (histories / MANIFEST.name).read_text().splitlines():
+        digest, name = line.split(maxsplit=1)
+        entries[name.lstrip("*")] = digest
+    return entries
+
+
+def manifest_problems(histories: Path = HISTORIES) -> list[str]:
+    """A history changed, removed or added without its checksum, in words."""
+    listed = manifest(histories)
+    present = {
+        f"{r.name}/{f.name}": f for r in releases(histories) for f in sorted(r.glob("*.json.gz"))
+    }
+    problems = [f"{name}: listed in the manifest but missing" for name in listed.keys() - present]
+    problems += [f"{name}: not in the manifest" for name in present.keys() - listed]
+    problems += [
+        f"{name}: changed since it was released (checksum differs)"
+        for name, file in present.items()
+        if name in listed and checksum(file) != listed[name]
+    ]
+    return sorted(problems)
+
+
+def seal(corpus: Path, histories: Path = HISTORIES) -> None:
+    """Add a newly recorded release to the manifest."""
+    lines = [f"{checksum(f)}  {corpus.name}/{f.name}" for f in sorted(corpus.glob("*.json.gz"))]
+    with (histories / MANIFEST.name).open("a") as out:
+        out.write("".join(f"{line}\n" for line in lines))
 
 
 def load(file: Path) -> WorkflowHistory:
@@ -343,9 +397,14 @@ async def record(life: _Recorder, path: LifecyclePath, corpus: Path) -> list[Pat
     return written
 
 
-async def generate(out: Path = CORPUS) -> list[Path]:
+async def generate(out: Path) -> list[Path]:
     from tests.conftest import installed_binary
 
+    if any(name.startswith(f"{out.name}/") for name in manifest()):
+        raise SystemExit(
+            f"{out.name} is released (in {MANIFEST.name}); released histories are never "
+            "rewritten. Bump the version in pyproject.toml to record a new release."
+        )
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.json*"):
         old.unlink()
@@ -379,9 +438,11 @@ async def generate(out: Path = CORPUS) -> list[Path]:
 
 def main() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
-    files = asyncio.run(generate())
+    corpus = HISTORIES / release()
+    files = asyncio.run(generate(corpus))
+    seal(corpus)
     size = sum(f.stat().st_size for f in files)
-    print(f"wrote {len(files)} histories ({size // 1024} KiB) to {CORPUS}", file=sys.stderr)
+    print(f"wrote {len(files)} histories ({size // 1024} KiB) to {corpus}", file=sys.stderr)
 
 
 if __name__ == "__main__":

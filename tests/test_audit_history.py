@@ -21,6 +21,8 @@ from typer.testing import CliRunner, Result
 import cli.audit_commands  # noqa: F401 registers `history` and `audit` on the app
 from cli.app import app
 from cli.connection import settings as cli_settings
+from client.relationships import handle as relationship_handle
+from client.relationships import start_relationship
 from ledger import audit
 from ledger.store import GENESIS_HASH, Ledger, LedgerEntry, chain_hash
 from mentorship import commands as c
@@ -43,8 +45,6 @@ from tests.factories import (
 )
 from tests.lifecycle import Lifecycle, Pair
 from worker.app import build_worker, lifecycle_activities
-from worker.relationships import handle as relationship_handle
-from worker.relationships import start_relationship
 from worker.settings import Settings
 from worker.temporal import data_converter
 from workflows.contract import UpdateResult

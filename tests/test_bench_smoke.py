@@ -11,7 +11,15 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from bench import audit_speed, bulk_import, lifecycle_cost, memory, scaling, throughput
+from bench import (
+    audit_speed,
+    bulk_import,
+    carried_state,
+    lifecycle_cost,
+    memory,
+    scaling,
+    throughput,
+)
 from bench.common import Bench, Report
 from bench.run import cli
 
@@ -112,6 +120,20 @@ def test_scaling_reports_cost_per_relationship_at_each_size() -> None:
 
     assert [r.project for r in report.rows[:3]] == [2000.0, 500.0, 125.0]
     assert report.rows[-1].project == 1.0
+
+
+def test_carried_state_sets_the_pruned_input_against_the_unpruned_one() -> None:
+    report = carried_state.run(_bench(), years=1)
+
+    _sane(
+        report,
+        "continue-as-new input after 1 year",
+        "largest input at any decision within 1 year",
+        "after 1 year, every win a new text",
+    )
+    after = report.row("continue-as-new input after 1 year")
+    assert after.ok is not None, "the last year is the one held against the target"
+    assert after.ratio is not None and after.ratio < 1, "pruning carries less than v0.1"
 
 
 def test_the_runner_refuses_an_unknown_benchmark_by_name() -> None:

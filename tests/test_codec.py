@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.testing import WorkflowEnvironment
 
+from client.relationships import act, start_relationship, status
 from ledger.records import recorded_events
 from ledger.store import Ledger
 from mentorship import commands as c
@@ -36,7 +37,6 @@ from worker.codec import (
     UnknownKeyError,
     generate_key,
 )
-from worker.relationships import act, start_relationship, status
 from worker.settings import Settings
 from worker.temporal import data_converter
 

@@ -21,6 +21,7 @@ import pytest
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
 
+from client.relationships import act, handle, start_relationship, status
 from ledger.records import recorded_events
 from ledger.store import Ledger
 from mentorship import commands as c
@@ -41,7 +42,6 @@ from tests.fault_rig import (
     worker_env,
     workers,
 )
-from worker.relationships import act, handle, start_relationship, status
 from workflows.contract import RelationshipResult, UpdateResult
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(240)]

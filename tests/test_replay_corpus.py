@@ -1,8 +1,8 @@
-"""Recorded histories of every lifecycle path replay against the current workflow code.
+"""Recorded histories of every lifecycle path, of every release, replay against today's code.
 
 A failure here means running relationships would break on deploy: guard the change with
-`workflow.patched`, or, if no relationship runs the old code anywhere, regenerate the corpus
-(`python -m tests.replay_corpus`) in the same commit as the change.
+`workflow.patched` (see mentorship/revisions.py) or an upcaster. Released histories are never
+rewritten (`MANIFEST.sha256`); `python -m tests.replay_corpus` records a new release beside them.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +18,33 @@ import pytest
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from tests.replay.variants import GraceTimerFirst, NeverContinuesAsNew
-from tests.replay_corpus import CORPUS, PATHS, SCRUBBED, TASK_QUEUE, history_file, load
+from tests.replay.variants import ExtraEventOnMeetingLog, GraceTimerFirst, NeverContinuesAsNew
+from tests.replay_corpus import (
+    HISTORIES,
+    PATHS,
+    SCRUBBED,
+    TASK_QUEUE,
+    history_file,
+    load,
+    manifest,
+    manifest_problems,
+    release,
+    releases,
+)
 from worker.app import workflow_runner
 from worker.temporal import data_converter
 from workflows.mentorship_workflow import MentorshipWorkflow
 
-FILES = sorted(CORPUS.glob("*.json.gz"))
+RELEASES = releases()
+FILES = sorted(f for r in RELEASES for f in r.glob("*.json.gz"))
+# Releases whose ledger writes return the chain head, so domain drift shows in replay.
+HEADED = [r for r in RELEASES if r.name not in ("v0.0", "v0.1")]
 CONTINUED = "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW"
 COMPLETED = "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
+
+
+def name(file: Path) -> str:
+    return f"{file.parent.name}/{file.name}"
 
 
 def events(file: Path) -> list[dict[str, Any]]:
@@ -33,9 +52,9 @@ def events(file: Path) -> list[dict[str, Any]]:
     return found
 
 
-def runs_of(path: str) -> list[Path]:
+def runs_of(corpus: Path, path: str) -> list[Path]:
     runs: list[Path] = []
-    while (file := history_file(path, len(runs) + 1)).exists():
+    while (file := history_file(path, len(runs) + 1, corpus)).exists():
         runs.append(file)
     return runs
 
@@ -46,35 +65,72 @@ def attributes(event: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-async def replay_each(workflow: type) -> dict[str, BaseException]:
-    """Replay every corpus file with the production converter and sandbox; failures by file."""
+def logs_a_meeting(file: Path) -> bool:
+    return any(
+        attributes(e).get("acceptedRequest", {}).get("input", {}).get("name") == "log_meeting"
+        for e in events(file)
+    )
+
+
+async def replay_each(workflow: type, files: list[Path] = FILES) -> dict[str, BaseException]:
+    """Replay corpus files with the production converter and sandbox; failures by file."""
     replayer = Replayer(
         workflows=[workflow], data_converter=data_converter(), workflow_runner=workflow_runner()
     )
     failures: dict[str, BaseException] = {}
-    for file in FILES:
+    for file in files:
         result = await replayer.replay_workflow(load(file), raise_on_replay_failure=False)
         if result.replay_failure is not None:
-            failures[file.name] = result.replay_failure
+            failures[name(file)] = result.replay_failure
     return failures
 
 
+def test_the_corpus_holds_the_released_histories_and_this_release() -> None:
+    assert {r.name for r in RELEASES} >= {"v0.0", "v0.1", release()}, (
+        f"no histories for {release()}: run `python -m tests.replay_corpus`"
+    )
+
+
 @pytest.mark.parametrize("path", [p.name for p in PATHS])
-def test_each_lifecycle_path_is_recorded_with_every_run_of_its_chain(path: str) -> None:
-    runs = runs_of(path)
-    assert runs, f"no history for '{path}': run `python -m tests.replay_corpus`"
+@pytest.mark.parametrize("corpus", RELEASES, ids=[r.name for r in RELEASES])
+def test_each_lifecycle_path_is_recorded_with_every_run_of_its_chain(
+    corpus: Path, path: str
+) -> None:
+    runs = runs_of(corpus, path)
+    assert runs, f"no history for '{path}' in {corpus.name}"
     for earlier, later in itertools.pairwise(runs):
         ended = events(earlier)[-1]
-        assert ended["eventType"] == CONTINUED, f"{earlier.name} does not continue as new"
+        assert ended["eventType"] == CONTINUED, f"{name(earlier)} does not continue as new"
         started = attributes(events(later)[0])
         assert attributes(ended)["newExecutionRunId"] == started["originalExecutionRunId"]
-    assert events(runs[-1])[-1]["eventType"] == COMPLETED, f"{runs[-1].name} never completed"
+    assert events(runs[-1])[-1]["eventType"] == COMPLETED, f"{name(runs[-1])} never completed"
 
 
-def test_the_corpus_holds_only_known_paths_and_stays_small() -> None:
+def test_each_release_holds_only_known_paths_and_stays_small() -> None:
     known = {p.name for p in PATHS}
-    assert {f.name.split(".")[0] for f in FILES} == known
-    assert sum(f.stat().st_size for f in FILES) < 400_000
+    for corpus in RELEASES:
+        files = list(corpus.glob("*.json.gz"))
+        assert {f.name.split(".")[0] for f in files} == known, corpus.name
+        assert sum(f.stat().st_size for f in files) < 400_000, corpus.name
+
+
+def test_every_released_history_is_unchanged() -> None:
+    assert manifest_problems() == []
+    assert {n.split("/")[0] for n in manifest()} == {r.name for r in RELEASES}
+
+
+def test_a_changed_or_removed_history_fails_the_manifest_check(tmp_path: Path) -> None:
+    copy = tmp_path / "histories"
+    shutil.copytree(HISTORIES, copy)
+    changed = copy / "v0.1" / "cancel.run1.json.gz"
+    changed.write_bytes(changed.read_bytes() + b"\0")
+    (copy / "v0.0" / "evolve.run2.json.gz").unlink()
+    (copy / "v0.1" / "stray.run1.json.gz").write_bytes(b"")
+    assert manifest_problems(copy) == [
+        "v0.0/evolve.run2.json.gz: listed in the manifest but missing",
+        "v0.1/cancel.run1.json.gz: changed since it was released (checksum differs)",
+        "v0.1/stray.run1.json.gz: not in the manifest",
+    ]
 
 
 def test_histories_carry_nothing_of_the_machine_that_recorded_them() -> None:
@@ -82,26 +138,37 @@ def test_histories_carry_nothing_of_the_machine_that_recorded_them() -> None:
         for event in events(file):
             body = attributes(event)
             if "identity" in body:
-                assert body["identity"] == SCRUBBED, f"{file.name}#{event['eventId']}"
+                assert body["identity"] == SCRUBBED, f"{name(file)}#{event['eventId']}"
             queue = body.get("taskQueue", {}).get("name")
-            assert queue in (None, TASK_QUEUE, f"{SCRUBBED}-sticky"), f"{file.name}: {queue}"
+            assert queue in (None, TASK_QUEUE, f"{SCRUBBED}-sticky"), f"{name(file)}: {queue}"
 
 
-async def test_the_corpus_replays_against_the_current_workflow() -> None:
+async def test_every_release_replays_against_the_current_workflow() -> None:
     assert FILES, "the corpus is empty: run `python -m tests.replay_corpus`"
     assert await replay_each(MentorshipWorkflow) == {}
 
 
 async def test_an_unpatched_timer_before_the_lifecycle_is_caught_in_every_first_run() -> None:
     failures = await replay_each(GraceTimerFirst)
-    first_runs = {f.name for f in FILES if ".run1." in f.name}
+    first_runs = {name(f) for f in FILES if ".run1." in f.name}
     assert first_runs <= set(failures)
     assert all(isinstance(e, NondeterminismError) for e in failures.values())
 
 
 async def test_dropping_continue_as_new_is_caught_in_exactly_the_runs_that_continued() -> None:
     failures = await replay_each(NeverContinuesAsNew)
-    continued = {f.name for f in FILES if events(f)[-1]["eventType"] == CONTINUED}
+    continued = {name(f) for f in FILES if events(f)[-1]["eventType"] == CONTINUED}
     assert continued, "the corpus needs runs that continued as new"
     assert set(failures) == continued
     assert all(isinstance(e, NondeterminismError) for e in failures.values())
+
+
+async def test_one_more_event_from_a_meeting_log_is_caught_by_the_ledger_head() -> None:
+    """Domain drift: Temporal sees the same commands, the ledger's chain head does not match."""
+    assert HEADED, "no release records chain heads yet"
+    files = sorted(f for r in HEADED for f in r.glob("*.json.gz"))
+    logged = {name(f) for f in files if logs_a_meeting(f)}
+    assert logged, "the corpus needs runs that log a meeting"
+    failures = await replay_each(ExtraEventOnMeetingLog, files)
+    assert set(failures) == logged
+    assert all("without workflow.patched" in str(e) for e in failures.values())

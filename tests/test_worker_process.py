@@ -27,10 +27,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.testing import WorkflowEnvironment
 
+from client.relationships import start_relationship
 from ledger.store import Ledger
 from mentorship.participants import Channel, Participant
 from tests.factories import ALICE, BOB, request
-from worker.relationships import start_relationship
 
 pytestmark = pytest.mark.devserver
 

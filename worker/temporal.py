@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
@@ -14,16 +14,54 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.contrib.pydantic import (
+    PydanticJSONPlainPayloadConverter,
+    PydanticPayloadConverter,
+    pydantic_data_converter,
+)
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
+)
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
+from mentorship.commands import Command
+from mentorship.stored import STORED
 from worker.codec import codec_from
 from worker.settings import Settings
 from workflows import search_attributes as sa
 
 MAX_PROBLEMS = 5
 MAX_PROBLEM_CHARS = 200
+
+
+class LenientJSONPayloadConverter(PydanticJSONPlainPayloadConverter):
+    """Commands strict, everything else read as stored data.
+
+    A command is input from a person and guards it: an unknown field is a typo to refuse.
+    Everything else that crosses Temporal (the carried state of a continue-as-new, activity
+    results, a status answer) may have been written by an older or newer build, so unknown
+    fields are ignored and business checks skipped (`mentorship.stored`).
+    """
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        if not _is_stored(type_hint):
+            return super().from_payload(payload, type_hint)
+        assert type_hint is not None
+        return self._type_adapter(type_hint).validate_json(
+            payload.data, extra="ignore", context=STORED
+        )
+
+
+def _is_stored(type_hint: type | None) -> bool:
+    return (
+        isinstance(type_hint, type)
+        and issubclass(type_hint, BaseModel)
+        and not issubclass(type_hint, Command)
+    )
 
 
 class ConcisePayloadConverter(PydanticPayloadConverter):
@@ -33,6 +71,15 @@ class ConcisePayloadConverter(PydanticPayloadConverter):
     as a refusal twenty times its size: past Temporal's payload limit, and an echo of the
     input. A few problems, each cut short, say enough to fix the call.
     """
+
+    def __init__(self) -> None:
+        CompositePayloadConverter.__init__(
+            self,
+            *(
+                LenientJSONPayloadConverter() if isinstance(c, JSONPlainPayloadConverter) else c
+                for c in DefaultPayloadConverter.default_encoding_payload_converters
+            ),
+        )
 
     def from_payloads(
         self, payloads: Sequence[Payload], type_hints: list[type] | None = None

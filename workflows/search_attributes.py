@@ -16,6 +16,7 @@ MENTEE = SearchAttributeKey.for_keyword("MentorshipMentee")
 KIND = SearchAttributeKey.for_keyword("MentorshipKind")
 AT_RISK = SearchAttributeKey.for_bool("MentorshipAtRisk")
 NEXT_MEETING = SearchAttributeKey.for_datetime("MentorshipNextMeeting")
+LEDGER_BLOCKED = SearchAttributeKey.for_bool("MentorshipLedgerBlocked")
 
 ALL: tuple[SearchAttributeKey[Any], ...] = (
     PHASE,
@@ -25,6 +26,7 @@ ALL: tuple[SearchAttributeKey[Any], ...] = (
     KIND,
     AT_RISK,
     NEXT_MEETING,
+    LEDGER_BLOCKED,
 )
 
 

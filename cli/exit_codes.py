@@ -1,0 +1,14 @@
+"""What a `mentorflow` exit code tells a script, documented in README.md (Commands)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0  # applied and recorded (or, for a read, answered)
+    BAD_INPUT = 1  # a flag, file, id or setting is wrong; the line names it and the fix
+    USAGE = 2  # typer's own: an unknown option, a missing argument
+    PENDING = 3  # applied; the ledger has not confirmed it yet (it will record it)
+    REFUSED = 4  # the relationship or Temporal refused it (a rejection, ledger blocked)
+    NO_ANSWER = 5  # nobody answered in time; not applied (Temporal may still deliver it)

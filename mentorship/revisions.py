@@ -1,0 +1,33 @@
+"""Rule changes that running relationships execute, each switched on by `workflow.patched`.
+
+A relationship lives for years and replays its history on every worker restart, so a rule
+it has already applied must decide the same events again. A change to such a rule gets a
+`Revision` here and an `if d.rules.has(...)` at the point of change, keeping the old branch.
+The workflow turns on each revision with `workflow.patched(revision)` when a run starts:
+runs started after the deploy (new pairs, and every pair at its next continue-as-new, at
+least once a review) follow the new rule; a run already under way keeps the rules it began
+with, so its history still replays. Pure callers (audits, tests) get `CURRENT`.
+
+Retiring one, once no run started before it is left: `workflow.deprecate_patch`, then drop
+the old branch and the member in a later release.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Revision(StrEnum):
+    # v0.2: cancelling or concluding an at-risk pair appended AtRiskCleared after Concluded.
+    NOTHING_AFTER_CONCLUSION = "rules-0.2-nothing-after-conclusion"
+
+
+class Rules(frozenset[Revision]):
+    """The revisions a run follows."""
+
+    def has(self, revision: Revision) -> bool:
+        return revision in self
+
+
+CURRENT = Rules(Revision)
+ORIGINAL = Rules()
