@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from mentorship import events as ev
+from mentorship.capacity import require_fit
 from mentorship.commands import ConfirmAgreement, SubmitCommitment, SubmitGoals
 from mentorship.decider import PARTIES, Decider, Rejected
 from mentorship.events import Terms
@@ -12,6 +13,7 @@ from mentorship.guards import require_actor, require_phase
 from mentorship.notifications import NotificationKind as N
 from mentorship.participants import SYSTEM, Participant, Role
 from mentorship.policy import Policy
+from mentorship.revisions import Revision, Rules
 from mentorship.schedule import effective_end
 from mentorship.state import Phase, RelationshipState
 
@@ -87,16 +89,18 @@ def confirm(d: Decider, cmd: ConfirmAgreement) -> None:
         raise Rejected("commitment", "the mentor has not stated a commitment yet; it comes first")
     proposed = ev.stored(Terms, cmd.terms) if cmd.terms else None
     terms = proposed or s.pending_terms or _proposed_terms(s, d.now)
-    check_terms(s, terms, d.now)
+    check_terms(s, terms, d.now, d.rules)
     d.emit(ev.AgreementConfirmed(by=cmd.actor.role, terms=terms), actor=cmd.actor)
     if set(d.state.confirmed_by) == set(PARTIES):
         _sign(d, terms)
 
 
-def check_terms(s: RelationshipState, terms: Terms, now: datetime) -> None:
+def check_terms(s: RelationshipState, terms: Terms, now: datetime, rules: Rules) -> None:
     assert s.commitment is not None
     capacity = s.commitment.capacity_per_month
-    if terms.cadence.meetings_per_month > capacity + 0.05:
+    if rules.has(Revision.CAPACITY_AS_PEOPLE_COUNT):
+        require_fit("terms.cadence", terms.cadence, capacity, rules)
+    elif terms.cadence.meetings_per_month > capacity + 0.05:
         raise Rejected(
             "terms.cadence",
             f"{terms.cadence.describe()} is about {terms.cadence.meetings_per_month:.1f} meetings "

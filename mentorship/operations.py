@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mentorship import events as ev
+from mentorship.capacity import require_fit
 from mentorship.commands import Cancel, ChangeCadence, ExtendEndDate, Pause, Resume
 from mentorship.conclusion import finish
 from mentorship.decider import PARTIES, Decider, Rejected
@@ -11,6 +12,7 @@ from mentorship.guards import require_actor, require_phase
 from mentorship.meetings import rebase_on_cadence
 from mentorship.notifications import NotificationKind as N
 from mentorship.participants import Role
+from mentorship.revisions import Revision
 from mentorship.state import Phase
 
 _LIVE = (Phase.ONBOARDING, Phase.ACTIVE, Phase.UNDER_REVIEW)
@@ -51,7 +53,9 @@ def change_cadence(d: Decider, cmd: ChangeCadence) -> None:
     require_phase(s, Phase.ACTIVE, Phase.UNDER_REVIEW, action="change the cadence")
     if s.cadence == cmd.cadence:
         raise Rejected("cadence", f"is already {cmd.cadence.describe()}")
-    if s.commitment and cmd.cadence.meetings_per_month > s.commitment.capacity_per_month + 0.05:
+    if s.commitment and d.rules.has(Revision.CAPACITY_AS_PEOPLE_COUNT):
+        require_fit("cadence", cmd.cadence, s.commitment.capacity_per_month, d.rules)
+    elif s.commitment and cmd.cadence.meetings_per_month > s.commitment.capacity_per_month + 0.05:
         raise Rejected(
             "cadence",
             f"{cmd.cadence.describe()} exceeds the mentor's capacity of "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mentorship import events as ev
 from mentorship.cadence import Cadence
+from mentorship.capacity import require_fit
 from mentorship.commands import RequestReview, SubmitReview
 from mentorship.conclusion import begin_conclusion
 from mentorship.decider import PARTIES, Decider, Rejected
@@ -12,6 +13,7 @@ from mentorship.guards import require_actor, require_phase
 from mentorship.meetings import rebase_on_cadence
 from mentorship.notifications import NotificationKind as N
 from mentorship.participants import Role
+from mentorship.revisions import Revision, Rules
 from mentorship.state import Phase, RelationshipState
 from mentorship.vocabulary import ReviewDecision
 
@@ -88,7 +90,7 @@ def submit_review(d: Decider, cmd: SubmitReview) -> None:
             f"the {cmd.actor.role.value} already submitted review {review.number}",
         )
     _check_ratings(s, cmd)
-    _check_evolution(s, cmd)
+    _check_evolution(s, cmd, d.rules)
     d.emit(
         ev.ReviewSubmitted(
             number=review.number,
@@ -147,7 +149,7 @@ def _check_ratings(s: RelationshipState, cmd: SubmitReview) -> None:
         raise Rejected("progress", f"unknown objective {', '.join(unknown)}; rate these: {known}")
 
 
-def _check_evolution(s: RelationshipState, cmd: SubmitReview) -> None:
+def _check_evolution(s: RelationshipState, cmd: SubmitReview, rules: Rules) -> None:
     evolution = cmd.evolution
     if cmd.decision is ReviewDecision.EVOLVE and (evolution is None or evolution.is_empty()):
         raise Rejected(
@@ -161,7 +163,9 @@ def _check_evolution(s: RelationshipState, cmd: SubmitReview) -> None:
     unknown = sorted(set(evolution.retire_objectives) - set(s.objectives))
     if unknown:
         raise Rejected("evolution.retire_objectives", f"unknown objective {', '.join(unknown)}")
-    if evolution.cadence and s.commitment:
+    if evolution.cadence and s.commitment and rules.has(Revision.CAPACITY_AS_PEOPLE_COUNT):
+        require_fit("evolution.cadence", evolution.cadence, s.commitment.capacity_per_month, rules)
+    elif evolution.cadence and s.commitment:
         capacity = s.commitment.capacity_per_month
         if evolution.cadence.meetings_per_month > capacity + 0.05:
             raise Rejected(

@@ -20,6 +20,8 @@ from enum import StrEnum
 class Revision(StrEnum):
     # v0.2: cancelling or concluding an at-risk pair appended AtRiskCleared after Concluded.
     NOTHING_AFTER_CONCLUSION = "rules-0.2-nothing-after-conclusion"
+    # v0.2: capacity counts meetings as people do (bi-weekly is 2 a month, not 2.2).
+    CAPACITY_AS_PEOPLE_COUNT = "rules-0.2-capacity-as-people-count"
 
 
 class Rules(frozenset[Revision]):
