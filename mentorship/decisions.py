@@ -15,7 +15,7 @@ from mentorship import conclusion, feedback, meetings, onboarding, operations, r
 from mentorship import events as ev
 from mentorship.decider import PARTIES, Decider, Outcome, Rejected
 from mentorship.enrolment import StartRelationship
-from mentorship.health import risk_reasons
+from mentorship.health import risk_reasons, unanswered_reviews
 from mentorship.notifications import NotificationKind as N
 from mentorship.participants import Role
 from mentorship.revisions import CURRENT, Revision, Rules
@@ -88,15 +88,36 @@ def reassess(d: Decider) -> None:
     s = d.state
     reasons = risk_reasons(s, d.now)
     if reasons and not s.at_risk:
-        review_at = None if s.open_review else d.now + s.policy.span(s.policy.early_review_lead)
+        review_at = _early_review(d, reasons)
         rec = d.emit(
             ev.AtRiskRaised(reasons=reasons, review_at=review_at),
             cause="warning signs: " + "; ".join(reasons),
         )
         d.notify(N.CHECK_IN, f"risk-{rec.seq}:check-in", PARTIES, reasons=reasons)
-        d.notify(N.AT_RISK, f"risk-{rec.seq}:operator", [Role.OPERATOR], reasons=reasons)
+        d.notify(
+            N.AT_RISK,
+            f"risk-{rec.seq}:operator",
+            [Role.OPERATOR],
+            reasons=reasons,
+            review_at=review_at.isoformat() if review_at else "",
+            review_open=s.open_review is not None,
+        )
     elif s.at_risk and not reasons:
         d.emit(ev.AtRiskCleared(), cause="no warning sign left after recent activity")
+
+
+def _early_review(d: Decider, reasons: list[str]) -> datetime | None:
+    """When to bring the next review forward, if at all.
+
+    Not while one is open, and (from v0.2) not because the last review went unanswered: an
+    early review would only go unanswered again. A check-in and the operator's notice do the
+    work, and the next review keeps its date."""
+    s = d.state
+    if s.open_review is not None:
+        return None
+    if d.rules.has(Revision.NO_REVIEW_CASCADE) and reasons == unanswered_reviews(s):
+        return None
+    return d.now + s.policy.span(s.policy.early_review_lead)
 
 
 __all__ = ["RULES", "Outcome", "Rejected", "decide", "settle", "start"]

@@ -43,11 +43,12 @@ def risk_reasons(state: RelationshipState, now: datetime) -> list[str]:
         and item.due_at is not None
         and now >= item.due_at
     )
-    reasons.extend(_unanswered_reviews(state))
+    reasons.extend(unanswered_reviews(state))
     return reasons
 
 
-def _unanswered_reviews(state: RelationshipState) -> list[str]:
+def unanswered_reviews(state: RelationshipState) -> list[str]:
+    """The last review, decided without both parties' answers and nothing heard since."""
     if not state.reviews or state.reviews[-1].decided_at is None:
         return []
     last = state.reviews[-1]

@@ -22,6 +22,8 @@ class Revision(StrEnum):
     NOTHING_AFTER_CONCLUSION = "rules-0.2-nothing-after-conclusion"
     # v0.2: capacity counts meetings as people do (bi-weekly is 2 a month, not 2.2).
     CAPACITY_AS_PEOPLE_COUNT = "rules-0.2-capacity-as-people-count"
+    # v0.2: an unanswered review raised at-risk, which at once brought the next review forward.
+    NO_REVIEW_CASCADE = "rules-0.2-no-review-cascade"
 
 
 class Rules(frozenset[Revision]):
