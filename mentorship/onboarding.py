@@ -150,6 +150,25 @@ def missing_parts(s: RelationshipState) -> list[str]:
     return missing
 
 
+def asks(s: RelationshipState, role: Role) -> list[str]:
+    """What `role` can do for onboarding right now: "goals", "commitment", "confirm".
+
+    A confirmation waits for both statements, so nobody is asked for one before then."""
+    wanted = []
+    if role is Role.MENTEE and s.goals is None:
+        wanted.append("goals")
+    if role is Role.MENTOR and s.commitment is None:
+        wanted.append("commitment")
+    ready = s.goals is not None and s.commitment is not None
+    if ready and role not in s.confirmed_by:
+        wanted.append("confirm")
+    return wanted
+
+
+def able_to_act(s: RelationshipState) -> list[Role]:
+    return [role for role in PARTIES if asks(s, role)]
+
+
 def waiting_on(s: RelationshipState) -> list[Role]:
     roles = []
     for role in PARTIES:

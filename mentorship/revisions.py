@@ -24,6 +24,8 @@ class Revision(StrEnum):
     CAPACITY_AS_PEOPLE_COUNT = "rules-0.2-capacity-as-people-count"
     # v0.2: an unanswered review raised at-risk, which at once brought the next review forward.
     NO_REVIEW_CASCADE = "rules-0.2-no-review-cascade"
+    # v0.2: onboarding reminders went to both parties, asking for what they could not do yet.
+    REMIND_WHO_CAN_ACT = "rules-0.2-remind-who-can-act"
 
 
 class Rules(frozenset[Revision]):

@@ -17,9 +17,9 @@ from mentorship.decisions import settle
 from mentorship.events import Outcome as Ending
 from mentorship.health import next_health_check
 from mentorship.notifications import NotificationKind as N
-from mentorship.onboarding import missing_parts, waiting_on
+from mentorship.onboarding import able_to_act, asks, missing_parts, waiting_on
 from mentorship.participants import Role
-from mentorship.revisions import CURRENT, Rules
+from mentorship.revisions import CURRENT, Revision, Rules
 from mentorship.schedule import effective_end
 from mentorship.state import Meeting, Phase, RelationshipState
 
@@ -98,6 +98,9 @@ def _onboarding(d: Decider) -> None:
 
 
 def _remind_onboarding(d: Decider) -> None:
+    if d.rules.has(Revision.REMIND_WHO_CAN_ACT):
+        _remind_who_can_act(d)
+        return
     s = d.state
     roles = waiting_on(s)
     number = sum(1 for ref in s.reminders_sent if ref.startswith("onboarding:")) + 1
@@ -115,6 +118,26 @@ def _remind_onboarding(d: Decider) -> None:
         )
 
 
+def _remind_who_can_act(d: Decider) -> None:
+    """Each party hears only what they can do now, and how."""
+    s = d.state
+    roles = able_to_act(s)
+    number = sum(1 for ref in s.reminders_sent if ref.startswith("onboarding:")) + 1
+    d.emit(
+        ev.ReminderSent(purpose="onboarding", ref=f"onboarding:{number}", to=roles),
+        cause="onboarding is not complete yet",
+    )
+    for role in roles:
+        d.notify(
+            N.ONBOARDING_REMINDER,
+            f"onboarding:reminder-{number}:{role.value}",
+            [role],
+            asks=asks(s, role),
+            missing=missing_parts(s),
+            deadline=s.onboarding_deadline.isoformat() if s.onboarding_deadline else "",
+        )
+
+
 def _escalate(d: Decider) -> None:
     s = d.state
     grace_until = d.now + s.policy.span(s.policy.onboarding_grace)
@@ -123,7 +146,8 @@ def _escalate(d: Decider) -> None:
         ev.OnboardingEscalated(missing=missing, grace_until=grace_until),
         cause="onboarding deadline passed with parts missing",
     )
-    to = [Role.OPERATOR, *waiting_on(s)]
+    parties = able_to_act(s) if d.rules.has(Revision.REMIND_WHO_CAN_ACT) else waiting_on(s)
+    to = [Role.OPERATOR, *parties]
     d.notify(
         N.ONBOARDING_ESCALATION,
         "onboarding:escalation",

@@ -158,6 +158,10 @@ FULL: dict[NotificationKind, dict[str, Any]] = {
         "recipient": "bo@example.org",
         "error": "550 5.1.1 mailbox unavailable",
     },
+    NotificationKind.LEDGER_BLOCKED: {
+        "reason": "event 12 of the relationship is not in the ledger",
+        "pending": 3,
+    },
 }
 
 

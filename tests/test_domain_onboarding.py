@@ -69,8 +69,10 @@ def test_reminders_go_to_whoever_is_missing_then_the_operator_then_not_started()
     j.advance_by(days=13)
     reminders = j.notified("onboarding_reminder")
     assert len(reminders) == 4  # days 3, 6, 9, 12
-    assert {r.role.value for n in reminders for r in n.recipients} == {"mentor", "mentee"}
-    assert "commitment" in reminders[0].context["missing"]
+    assert {r.role.value for n in reminders for r in n.recipients} == {"mentor"}, (
+        "the mentee's part is in; only the mentor can act"
+    )
+    assert reminders[0].context["asks"] == ["commitment"]
     j.advance_by(days=1)
     escalation = j.notified("onboarding_escalation")
     assert len(escalation) == 1
@@ -96,3 +98,19 @@ def test_fold_of_the_events_equals_the_live_state() -> None:
     j = Journey()
     j.onboard()
     assert j.rebuilt() == j.state
+
+
+def test_onboarding_reminders_go_only_to_whoever_can_act_and_say_what() -> None:
+    j = Journey()
+    j.do(commitment())
+    j.advance_by(days=3, minutes=1)
+    reminders = j.notified("onboarding_reminder")
+    assert [n.recipients[0].role for n in reminders] == [Role.MENTEE], (
+        "the mentor cannot confirm before the mentee's goals exist"
+    )
+    assert reminders[0].context["asks"] == ["goals"]
+    j.do(goals())
+    j.advance_by(days=3)
+    latest = j.notified("onboarding_reminder")[1:]
+    assert {n.recipients[0].role for n in latest} == {Role.MENTOR, Role.MENTEE}
+    assert all(n.context["asks"] == ["confirm"] for n in latest)
