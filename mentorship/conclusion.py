@@ -82,10 +82,11 @@ def finish(
     else:
         d.emit(concluded, actor=actor)
     d.notify(
-        N.SUMMARY,
+        N.NOT_STARTED if outcome is Outcome.NOT_STARTED else N.SUMMARY,
         "summary",
         EVERYONE,
         outcome=outcome.value,
+        reason=reason,
         **summary.model_dump(),
     )
 

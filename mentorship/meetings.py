@@ -58,6 +58,7 @@ def log_meeting(d: Decider, cmd: LogMeeting) -> None:
             PARTIES,
             meeting_number=number,
             wins=cmd.wins,
+            logged_by=cmd.actor.role.value,
         )
     schedule_next(d, f"after meeting {number}")
 

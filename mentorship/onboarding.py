@@ -50,7 +50,13 @@ def begin(
     )
     for role in PARTIES:
         d.notify(
-            N.WELCOME, f"welcome:{role.value}", [role], role=role.value, deadline=_iso(deadline)
+            N.WELCOME,
+            f"welcome:{role.value}",
+            [role],
+            role=role.value,
+            deadline=_iso(deadline),
+            topic=d.state.topic,
+            end_date=d.state.end_date.isoformat() if d.state.end_date else "",
         )
 
 

@@ -133,6 +133,7 @@ def close_review(d: Decider, cause: str) -> None:
         f"review-{review.number}:outcome",
         PARTIES,
         decision=decision.value,
+        choices={role.value: entry.decision.value for role, entry in review.submissions.items()},
         cadence=d.state.cadence.describe() if d.state.cadence else "",
         objectives=list(d.state.objectives.values()),
     )
