@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from mentorship import events as ev
 from mentorship.commands import Conclude, SubmitReflection
 from mentorship.decider import EVERYONE, PARTIES, Decider, Rejected
@@ -9,6 +11,7 @@ from mentorship.events import Outcome
 from mentorship.guards import require_actor, require_phase
 from mentorship.notifications import NotificationKind as N
 from mentorship.participants import Actor, Role
+from mentorship.revisions import Revision
 from mentorship.schedule import effective_end
 from mentorship.state import Phase, RelationshipState
 
@@ -91,6 +94,13 @@ def finish(
     )
 
 
+def _program_days(s: RelationshipState, d: Decider, elapsed: timedelta) -> int:
+    """Days as the program counts them: a demo run at `time_scale` 1000 lasted its weeks."""
+    if d.rules.has(Revision.PROGRAM_TIME_DURATION):
+        return (elapsed * s.policy.time_scale).days
+    return elapsed.days
+
+
 def summarise(s: RelationshipState, d: Decider) -> ev.Summary:
     start = s.started_at or d.now
     met: list[str] = []
@@ -100,7 +110,7 @@ def summarise(s: RelationshipState, d: Decider) -> ev.Summary:
         met.append(objectives.get(goal_id, goal_id))
     wins = s.meeting_wins + [w for r in reflections for w in r.wins]
     return ev.Summary(
-        duration_days=(d.now - start).days,
+        duration_days=_program_days(s, d, d.now - start),
         meetings_held=s.meetings_held,
         meetings_missed=s.meetings_missed,
         loops_closed=s.loops_closed,

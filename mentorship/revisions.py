@@ -26,6 +26,8 @@ class Revision(StrEnum):
     NO_REVIEW_CASCADE = "rules-0.2-no-review-cascade"
     # v0.2: onboarding reminders went to both parties, asking for what they could not do yet.
     REMIND_WHO_CAN_ACT = "rules-0.2-remind-who-can-act"
+    # v0.2: a summary's duration was wall time, "0 days" for a program run at `time_scale`.
+    PROGRAM_TIME_DURATION = "rules-0.2-program-time-duration"
 
 
 class Rules(frozenset[Revision]):

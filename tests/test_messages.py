@@ -9,6 +9,7 @@ from mentorship import commands as c
 from mentorship.events import Kind
 from mentorship.notifications import Notification
 from mentorship.participants import Role
+from mentorship.policy import Policy
 from tests.factories import MENTEE, MENTOR, OPERATOR, Journey, future, goals, log, request, review
 
 
@@ -69,3 +70,12 @@ def test_the_welcome_says_what_kind_of_mentoring_it_is_and_when_it_ends() -> Non
     text = " ".join(text_for(welcome[0], Role.MENTEE).split())
     assert "situational mentoring for the Q3 launch" in text
     assert "ending" in text and str(future(60).year) in text
+
+
+def test_a_summary_counts_the_duration_in_program_time() -> None:
+    journey = Journey(request(policy=Policy(time_scale=1000)))
+    journey.onboard()
+    journey.advance(journey.now + timedelta(days=60) / 1000)
+    journey.do(c.Cancel(actor=OPERATOR, reason="program closed"))
+    [summary] = journey.notified("summary")
+    assert summary.context["duration_days"] == 60
