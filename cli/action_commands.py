@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli import connection
@@ -24,6 +24,8 @@ from cli.exit_codes import ExitCode
 from cli.output import console, fail, print_json, stop, table, validation_message
 from cli.relationship_commands import fetch_status, given, merge, read_mapping
 from client.relationships import act
+from client.relationships import status as query_status
+from client.waits import NoAnswer
 from mentorship import commands as c
 from mentorship.cadence import Cadence, MeetingFormat
 from mentorship.participants import Actor, Role
@@ -89,20 +91,38 @@ def perform(
     body.pop("actor", None)  # the actor is who runs the command, never what a file claims
     _build(command, body, Actor(role=role, id=actor_id or "placeholder"))  # fail before connecting
 
-    async def work() -> UpdateResult:
+    async def work() -> tuple[UpdateResult, str | None]:
         client = await connection.client()
         actor = Actor(role=role, id=actor_id or await _party_id(client, relationship_id, role))
-        return await _send(client, relationship_id, _build(command, body, actor))
+        result = await _send(client, relationship_id, _build(command, body, actor))
+        blocked = None if result.recorded else await _blocked_reason(client, relationship_id)
+        return result, blocked
 
-    result = connection.run(work)
+    result, blocked = connection.run(work)
     if as_json:
         print_json({"relationship_id": relationship_id, **result.model_dump(mode="json")})
     else:
         rows = [[relationship_id, result.phase, result.seq, ", ".join(result.events) or "-"]]
         columns = ("relationship", "phase", "seq", "events")
         console.print(table(f"{command.__name__} accepted", columns, rows))
+    if blocked is not None:
+        stop(
+            f"applied, but the ledger refuses this relationship's events (ledger blocked: "
+            f"{blocked}); fix the cause, then `mentorflow repair {relationship_id}`",
+            ExitCode.PENDING,
+        )
     if not result.recorded:
         stop(NOT_RECORDED, ExitCode.PENDING)
+
+
+async def _blocked_reason(client: Client, relationship_id: str) -> str | None:
+    """Why the ledger has not confirmed a command: blocked (waits for a repair), or None for
+    down or slow (it records by itself). Best effort: no answer counts as not blocked."""
+    try:
+        view = await query_status(client, relationship_id, timeout=connection.command_timeout())
+    except (NoAnswer, RPCError, WorkflowQueryFailedError):
+        return None
+    return view.ledger_blocked
 
 
 def _build(command: type[c.Command], body: dict[str, Any], actor: Actor) -> c.Command:

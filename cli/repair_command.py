@@ -25,8 +25,10 @@ from client.relationships import repair as send_repair
 from mentorship.participants import Actor, Role
 from workflows.contract import RepairLedger, StatusView, UpdateResult
 
-# How a workflow says there is nothing to repair, and how an older build says it has no repair.
-_NOT_BLOCKED = "not blocked"
+# How the workflow says there is nothing to repair, that the cause is not fixed yet, and how
+# a build from before the repair says it has none.
+_NOTHING_TO_REPAIR = ("nothing to repair", "not blocked")
+_STILL_BLOCKED = "still blocked"
 _UNKNOWN_UPDATE = "expected but not found"
 
 
@@ -49,6 +51,8 @@ class Repaired:
     def line(self) -> str:
         rid = self.relationship_id
         if self.result is None:
+            if self.refusal.startswith("nothing to repair"):
+                return f"repair of {rid}: {self.refusal}"
             return f"repair of {rid}: nothing to repair ({self.refusal})"
         if not self.result.recorded:
             return (
@@ -113,8 +117,14 @@ async def _send(
         )
     except WorkflowUpdateFailedError as err:
         reason = rejection(err)
-        if _NOT_BLOCKED in reason:
+        if any(words in reason for words in _NOTHING_TO_REPAIR):
             return Repaired(relationship_id, before, None, reason)
+        if _STILL_BLOCKED in reason:
+            fail(
+                f"repair of {relationship_id} did not take: {reason}; fix the cause, then "
+                "repair again",
+                ExitCode.REFUSED,
+            )
         if _UNKNOWN_UPDATE in reason:
             fail(
                 f"the worker running {relationship_id} has no repair yet (a build from before "

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete, insert, select
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client
@@ -23,7 +24,7 @@ from typer.testing import CliRunner
 from cli.app import app
 from cli.exit_codes import ExitCode
 from client.relationships import start_relationship
-from ledger.store import Ledger
+from ledger.store import Ledger, events_table
 from tests.factories import request
 from tests.lifecycle import Lifecycle
 from tests.test_cli_commands import (  # noqa: F401 _logs_off_stdout is an autouse fixture
@@ -38,6 +39,10 @@ from worker.settings import Settings
 GOALS = (
     *("--objective", "Lead a design review end to end"),
     *("--proposed-cadence", "biweekly", "--proposed-format", "virtual"),
+)
+COMMITMENT = (
+    *("--capacity", "4", "--availability", "Tuesdays"),
+    *("--expertise", "design", "--communication", "email"),
 )
 
 
@@ -233,7 +238,8 @@ async def test_status_and_list_show_a_relationship_whose_ledger_is_blocked(
     await eventually(listed_as_blocked, "list --blocked finds it")
     [row] = await cli.json("list", "--program", cli.program, "--blocked")
     assert row["ledger_blocked"] is True and row["health"].startswith("LEDGER BLOCKED")
-    assert "LEDGER BLOCKED" in (await cli.ok("list", "--program", cli.program)).stdout
+    table = (await cli.ok("list", "--program", cli.program)).stdout
+    assert "LEDGER" in table and "BLOCKED" in table  # an 80-column table folds the cell
 
     refused = await cli("goals", rid, "--actor-id", "bob", *GOALS)
     assert refused.exit_code == ExitCode.REFUSED, refused.output
@@ -269,11 +275,53 @@ async def test_repair_of_a_relationship_that_is_not_blocked_says_there_is_nothin
     repaired = await cli.ok("repair", rid, "--note", "checked the ledger, all fine")
     line = repaired.stdout.strip()
     no_op = f"repair of {rid} accepted: nothing was waiting to be recorded"
-    assert line == no_op or line.startswith(f"repair of {rid}: nothing to repair ("), line
+    assert line == no_op or line.startswith(f"repair of {rid}: nothing to repair"), line
 
     shown = await cli.json("repair", rid)
     assert shown["relationship_id"] == rid and shown["was_blocked"] is None
     assert shown["waiting"] == 0
+
+
+async def test_repair_after_the_rows_are_restored_records_what_waited(
+    cli: Cli, dev_lifecycle: Lifecycle
+) -> None:
+    """Needs the workflow that goes "ledger blocked" on an integrity conflict."""
+    rid = await cli.start("alice", "bob")
+    await cli.ok("goals", rid, *GOALS)
+    ledger = dev_lifecycle.ledger
+    lost = ledger.last_seq(rid)
+    with ledger.engine.begin() as conn:  # someone deletes the newest row by hand
+        where = (events_table.c.relationship_id == rid) & (events_table.c.seq == lost)
+        [row] = conn.execute(select(events_table).where(where)).mappings()
+        conn.execute(delete(events_table).where(where))
+
+    # The next events no longer follow on from the chain: the ledger refuses them.
+    sent = await cli("commitment", rid, *COMMITMENT)
+    assert sent.exit_code == ExitCode.PENDING, sent.output
+    note = sent.stderr.strip().splitlines()[-1]
+    assert note.startswith("note: applied, but the ledger refuses this relationship's"), note
+    assert f"mentorflow repair {rid}" in sent.stderr
+
+    async def blocked() -> bool:
+        return bool((await cli.json("status", rid))["ledger_blocked"])
+
+    await eventually(blocked, "the status says the ledger is blocked")
+    waiting = (await cli.json("status", rid))["ledger_pending"]
+    assert waiting > 0
+
+    early = await cli("repair", rid)  # before the cause is fixed
+    assert early.exit_code == ExitCode.REFUSED, early.output
+    assert early.stderr.strip().splitlines()[-1].startswith(f"error: repair of {rid} did not take")
+
+    with ledger.engine.begin() as conn:  # restored from last night's dump
+        conn.execute(insert(events_table).values(**row))
+    repaired = await cli.ok("repair", rid, "--note", "restored the row from the dump")
+    assert repaired.stdout.strip() == (
+        f"repair of {rid} accepted: {waiting} waiting event(s) recorded"
+    ), repaired.output
+    view = await cli.json("status", rid)
+    assert view["ledger_blocked"] is None and view["ledger_pending"] == 0
+    assert ledger.last_seq(rid) == view["state"]["seq"]
 
 
 def test_repair_refuses_a_note_that_is_too_long_before_connecting() -> None:
