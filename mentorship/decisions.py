@@ -104,6 +104,37 @@ def reassess(d: Decider) -> None:
         )
     elif s.at_risk and not reasons:
         d.emit(ev.AtRiskCleared(), cause="no warning sign left after recent activity")
+    elif s.at_risk and _new_signs_warrant_a_review(d, reasons):
+        review_at = d.now + s.policy.span(s.policy.early_review_lead)
+        rec = d.emit(
+            ev.AtRiskRaised(reasons=reasons, review_at=review_at),
+            cause="new warning signs: " + "; ".join(r for r in reasons if r not in s.risk_reasons),
+        )
+        d.notify(
+            N.AT_RISK,
+            f"risk-{rec.seq}:operator",
+            [Role.OPERATOR],
+            reasons=reasons,
+            review_at=review_at.isoformat(),
+            review_open=False,
+        )
+
+
+def _new_signs_warrant_a_review(d: Decider, reasons: list[str]) -> bool:
+    """At risk for an unanswered review only, then other signs appear: now bring the review
+    forward, as a first warning sign of that kind would have."""
+    s = d.state
+    if not d.rules.has(Revision.NO_REVIEW_CASCADE) or s.open_review is not None:
+        return False
+    lead = s.policy.span(s.policy.early_review_lead)
+    if s.next_review_at is not None and s.next_review_at <= d.now + lead:
+        return False
+    only_unanswered = all(_is_unanswered_review(r) for r in s.risk_reasons)
+    return only_unanswered and any(not _is_unanswered_review(r) for r in reasons)
+
+
+def _is_unanswered_review(reason: str) -> bool:
+    return reason.startswith("review ") and "went unanswered" in reason
 
 
 def _early_review(d: Decider, reasons: list[str]) -> datetime | None:
