@@ -318,12 +318,14 @@ async def test_the_server_never_sees_names_emails_notes_or_feedback_in_clear_tex
     sealed_ones = [p for p in payloads if p.metadata["encoding"] == ENCODING]
     assert len(sealed_ones) > 20
     assert {p.metadata[KEY_ID] for p in sealed_ones} == {b"key-b"}
-    # The SDK's own bookkeeping for local activities (type, attempt, time) is the one plain part.
+    # The SDK's own bookkeeping in markers is the one plain part: local activities (type,
+    # attempt, time) and `workflow.patched` ids (names of code changes, no one's data).
     bookkeeping = {
         p.SerializeToString()
         for event in history.events
         if event.HasField("marker_recorded_event_attributes")
-        for p in event.marker_recorded_event_attributes.details["data"].payloads
+        for details in event.marker_recorded_event_attributes.details.values()
+        for p in details.payloads
     }
     assert [p for p in payloads if p.metadata["encoding"] != ENCODING] == [
         p for p in payloads if p.SerializeToString() in bookkeeping
