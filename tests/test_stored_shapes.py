@@ -200,3 +200,18 @@ def test_a_v0_1_ledger_with_at_risk_cleared_after_concluded_still_folds() -> Non
         update={"seq": history[-1].seq + 1, "event": ev.AtRiskCleared()}
     )
     assert replay(journey.state.id, [*history, legacy]).outcome is not None
+
+
+def test_a_status_answer_from_a_v0_0_worker_reads_in_this_cli() -> None:
+    """An older worker answers `status` with its own state shape; this CLI still reads it."""
+    carried = _first_input(CORPUS / "v0.0" / "full_year.run2.json.gz")
+    answer = {
+        "state": carried["state"],
+        "waiting_for": ["meeting 3 on 2027-01-05 09:00 UTC"],
+        "next_deadline": None,
+        "run": 2,
+        "ledger_pending": 0,
+    }
+    loaded = decode(StatusView, answer)
+    assert isinstance(loaded, StatusView)
+    assert loaded.state.seq == carried["state"]["seq"] and loaded.ledger_blocked is None
