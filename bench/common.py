@@ -372,6 +372,7 @@ async def dev_server(
             dev_server_database_filename=str(folder / "temporal.db") if file_backed else None,
             search_attributes=sa.ALL,
             dev_server_log_level="error",
+            dev_server_startup_timeout=timedelta(seconds=60),  # the 5 s default fails under load
         )
     async with env:
         yield env

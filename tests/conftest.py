@@ -7,6 +7,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,8 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=data_converter(),
         dev_server_existing_path=installed_binary("temporal"),
         search_attributes=sa.ALL,
+        # The SDK's 5 s default is too short on a loaded 2-core machine.
+        dev_server_startup_timeout=timedelta(seconds=60),
     )
     async with env:
         yield env

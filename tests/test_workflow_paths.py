@@ -50,7 +50,9 @@ async def test_onboarding_that_is_never_finished_ends_as_not_started(lifecycle: 
     assert result.outcome is Outcome.NOT_STARTED
     sent = pair.sent()
     assert sent[("onboarding_reminder", "mentor")] == 4
-    assert sent[("onboarding_reminder", "mentee")] == 4, "the mentee still owes a confirmation"
+    assert sent[("onboarding_reminder", "mentee")] == 0, (
+        "the mentee's goals are in, and no confirmation can be given before the commitment"
+    )
     assert sent[("onboarding_escalation", "operator")] == 1
     assert [r.event.type for r in pair.ledger()][-1] == "Concluded"
 
