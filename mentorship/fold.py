@@ -416,6 +416,8 @@ def _paused(s: RelationshipState, e: ev.Paused, at: datetime) -> None:
 def _resumed(s: RelationshipState, e: ev.Resumed, at: datetime) -> None:
     shift = timedelta(seconds=e.paused_for_seconds)
     _shift_deadlines(s, shift)
+    if s.phase_before_pause is Phase.ONBOARDING:
+        s.onboarding_paused_for += shift
     s.phase = s.phase_before_pause or Phase.ACTIVE
     s.phase_before_pause, s.paused_at = None, None
     s.last_activity_at = at

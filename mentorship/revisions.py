@@ -28,6 +28,8 @@ class Revision(StrEnum):
     REMIND_WHO_CAN_ACT = "rules-0.2-remind-who-can-act"
     # v0.2: a summary's duration was wall time, "0 days" for a program run at `time_scale`.
     PROGRAM_TIME_DURATION = "rules-0.2-program-time-duration"
+    # v0.2: resuming a pause during onboarding sent the reminders it missed in one burst.
+    ONBOARDING_REMINDERS_AFTER_PAUSE = "rules-0.2-onboarding-reminders-after-pause"
 
 
 class Rules(frozenset[Revision]):

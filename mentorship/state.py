@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -160,6 +160,8 @@ class RelationshipState(BaseModel):
     phase: Phase = Phase.ONBOARDING
     phase_before_pause: Phase | None = None
     paused_at: datetime | None = None
+    # Time spent paused during onboarding: onboarding reminders keep their rhythm after it.
+    onboarding_paused_for: timedelta = timedelta(0)
     started_at: datetime | None = None
     end_date: date | None = None
 

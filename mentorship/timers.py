@@ -38,14 +38,16 @@ def tick(state: RelationshipState, now: datetime, rules: Rules = CURRENT) -> Out
     return d.outcome()
 
 
-def next_deadline(state: RelationshipState, now: datetime) -> datetime | None:
-    moments = [m for m in _moments(state, now) if m is not None]
+def next_deadline(
+    state: RelationshipState, now: datetime, rules: Rules = CURRENT
+) -> datetime | None:
+    moments = [m for m in _moments(state, now, rules) if m is not None]
     return min(moments) if moments else None
 
 
-def _moments(s: RelationshipState, now: datetime) -> Iterator[datetime | None]:
+def _moments(s: RelationshipState, now: datetime, rules: Rules) -> Iterator[datetime | None]:
     if s.phase is Phase.ONBOARDING:
-        yield _next_onboarding_reminder(s)
+        yield _next_onboarding_reminder(s, rules)
         yield s.onboarding_deadline if s.escalated_at is None else s.grace_until
     elif s.phase is Phase.CONCLUDING and s.conclusion is not None:
         yield s.conclusion.due_at
@@ -70,11 +72,14 @@ def _moments(s: RelationshipState, now: datetime) -> Iterator[datetime | None]:
 # Onboarding
 
 
-def _next_onboarding_reminder(s: RelationshipState) -> datetime | None:
+def _next_onboarding_reminder(s: RelationshipState, rules: Rules) -> datetime | None:
     if s.started_at is None or s.onboarding_deadline is None:
         return None
     sent = sum(1 for ref in s.reminders_sent if ref.startswith("onboarding:"))
-    at = s.started_at + s.policy.span(s.policy.onboarding_reminder_every) * (sent + 1)
+    start = s.started_at
+    if rules.has(Revision.ONBOARDING_REMINDERS_AFTER_PAUSE):
+        start += s.onboarding_paused_for  # the rhythm resumes where the pause stopped it
+    at = start + s.policy.span(s.policy.onboarding_reminder_every) * (sent + 1)
     return at if at < s.onboarding_deadline else None
 
 
@@ -92,7 +97,7 @@ def _onboarding(d: Decider) -> None:
     if s.escalated_at is None and d.now >= s.onboarding_deadline:
         _escalate(d)
         return
-    reminder_at = _next_onboarding_reminder(s)
+    reminder_at = _next_onboarding_reminder(s, d.rules)
     if reminder_at is not None and d.now >= reminder_at:
         _remind_onboarding(d)
 

@@ -12,7 +12,7 @@ from mentorship.decider import Rejected
 from mentorship.events import Outcome
 from mentorship.participants import Actor, Role
 from mentorship.state import Phase
-from tests.factories import MENTEE, MENTOR, T0, Journey, commitment, goals, terms
+from tests.factories import MENTEE, MENTOR, OPERATOR, T0, Journey, commitment, goals, terms
 
 
 def test_agreement_needs_both_parties_to_confirm_the_same_terms() -> None:
@@ -114,3 +114,21 @@ def test_onboarding_reminders_go_only_to_whoever_can_act_and_say_what() -> None:
     latest = j.notified("onboarding_reminder")[1:]
     assert {n.recipients[0].role for n in latest} == {Role.MENTOR, Role.MENTEE}
     assert all(n.context["asks"] == ["confirm"] for n in latest)
+
+
+def test_pausing_during_onboarding_rebases_every_reminder_instead_of_a_burst() -> None:
+    j = Journey()
+    j.do(goals())
+    j.advance_by(days=4)  # one reminder went out on day 3
+    assert len(j.notified("onboarding_reminder")) == 1
+    j.do(c.Pause(actor=OPERATOR, reason="mentor travelling"))
+    j.advance_by(days=10)
+    j.do(c.Resume(actor=OPERATOR))
+    resumed_at = j.now
+    j.advance_by(minutes=1)
+    assert len(j.notified("onboarding_reminder")) == 1, "no burst of the reminders it missed"
+    j.advance_by(days=2)
+    reminders = [r for r in j.history if r.event.type == "ReminderSent"]
+    assert len(reminders) == 2
+    assert reminders[1].occurred_at == resumed_at + timedelta(days=2), "day 6 plus the pause"
+    assert j.state.onboarding_deadline == T0 + timedelta(days=14 + 10)

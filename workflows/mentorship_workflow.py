@@ -156,7 +156,7 @@ class MentorshipWorkflow:
         return StatusView(
             state=self._state,
             waiting_for=waiting_for(self._state),
-            next_deadline=next_deadline(self._state, workflow.now()),
+            next_deadline=next_deadline(self._state, workflow.now(), self._rules),
             run=self._run,
             ledger_pending=len(self._pending),
             ledger_blocked=self._blocked,
@@ -272,7 +272,7 @@ class MentorshipWorkflow:
         """Wait for the next deadline or for a handler to change something."""
         self._wake = False
         now = workflow.now()
-        deadline = next_deadline(self._state, now)
+        deadline = next_deadline(self._state, now, self._rules)
         if deadline is not None and deadline <= now:
             return
         self._arm(deadline, now)
