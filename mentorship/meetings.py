@@ -112,6 +112,8 @@ def report_progress(d: Decider, cmd: ReportProgress) -> None:
         )
     if item.status is ItemStatus.DONE:
         raise Rejected("item_id", f"item {item.id} is already done")
+    if cmd.status is ItemStatus.OPEN:
+        raise Rejected("status", "report in_progress, done or blocked; 'open' means no report yet")
     d.emit(ev.ProgressReported(item_id=item.id, status=cmd.status, note=cmd.note), actor=cmd.actor)
 
 

@@ -72,7 +72,7 @@ class ActionItem(_State):
     description: str
     created_at: datetime
     due_at: datetime | None = None
-    status: ItemStatus = ItemStatus.IN_PROGRESS
+    status: ItemStatus = ItemStatus.OPEN
     note: str = ""
     done_at: datetime | None = None
 

@@ -23,6 +23,7 @@ class Outcome(StrEnum):
 
 
 class ItemStatus(StrEnum):
+    OPEN = "open"  # nobody has reported on it yet
     IN_PROGRESS = "in_progress"
     DONE = "done"
     BLOCKED = "blocked"
