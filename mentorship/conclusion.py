@@ -78,6 +78,8 @@ def submit_reflection(d: Decider, cmd: SubmitReflection) -> None:
 def finish(
     d: Decider, outcome: Outcome, reason: str, actor: Actor | None = None, cause: str = ""
 ) -> None:
+    if d.rules.has(Revision.CLOSE_OPEN_WORK_AT_CONCLUSION):
+        close_open_work(d, outcome, reason)
     summary = summarise(d.state, d)
     concluded = ev.Concluded(outcome=outcome, reason=reason, summary=summary)
     if actor is None:
@@ -92,6 +94,25 @@ def finish(
         reason=reason,
         **summary.model_dump(),
     )
+
+
+def close_open_work(d: Decider, outcome: Outcome, reason: str) -> None:
+    """Nothing waits on a relationship that ended: its open review, loops and items close,
+    and the at-risk flag clears, each with the reason, before `Concluded`."""
+    s = d.state
+    review = s.open_review
+    loops = [lp.number for lp in s.loops if lp.closed_at is None]
+    items = [i.id for i in s.open_items()]
+    why = f"the relationship ended ({outcome.value.replace('_', ' ')}): {reason}"
+    if review is not None or loops or items:
+        d.emit(
+            ev.OpenWorkClosed(
+                review=review.number if review else None, loops=loops, items=items, reason=why
+            ),
+            cause=why,
+        )
+    if s.at_risk:
+        d.emit(ev.AtRiskCleared(), cause=why)
 
 
 def _program_days(s: RelationshipState, d: Decider, elapsed: timedelta) -> int:

@@ -292,6 +292,16 @@ class ReflectionSubmitted(_Event):
     next_steps: str
 
 
+class OpenWorkClosed(_Event):
+    """At the end, what was still open closes, saying why: nothing waits on a closed pair."""
+
+    type: Literal["OpenWorkClosed"] = "OpenWorkClosed"
+    review: int | None = None
+    loops: list[int] = Field(default_factory=list)
+    items: list[str] = Field(default_factory=list)
+    reason: str = ""
+
+
 class Summary(Shape):
     duration_days: int
     meetings_held: int
@@ -338,6 +348,7 @@ Event = Annotated[
     | EndDateExtended
     | ConclusionStarted
     | ReflectionSubmitted
+    | OpenWorkClosed
     | Concluded,
     Field(discriminator="type"),
 ]

@@ -337,6 +337,17 @@ def _loop_closed(s: RelationshipState, e: ev.LoopClosed, at: datetime) -> None:
     s.loops_closed += 1
 
 
+@_on(ev.OpenWorkClosed)
+def _open_work_closed(s: RelationshipState, e: ev.OpenWorkClosed, at: datetime) -> None:
+    if e.review is not None:
+        _review(s, e.review).closed_reason = e.reason
+    for number in e.loops:
+        loop = _loop(s, number)
+        loop.closed_at, loop.withdrawn, loop.overdue = at, True, False
+    for item_id in e.items:
+        s.action_items.pop(item_id, None)
+
+
 @_on(ev.AtRiskRaised)
 def _at_risk(s: RelationshipState, e: ev.AtRiskRaised, at: datetime) -> None:
     s.at_risk, s.risk_reasons = True, e.reasons

@@ -296,6 +296,15 @@ def _loop_overdue(e: ev.LoopOverdue) -> str:
     return f"marked feedback loop {e.loop} overdue (missing: {_listed(e.missing)})"
 
 
+@_on(ev.OpenWorkClosed)
+def _open_work_closed(e: ev.OpenWorkClosed) -> str:
+    parts = [f"review {e.review}"] if e.review is not None else []
+    parts += [f"feedback loop {n}" for n in e.loops]
+    if e.items:
+        parts.append(f"action item{'s' if len(e.items) > 1 else ''} {', '.join(e.items)}")
+    return f"closed what was still open ({', '.join(parts) or 'nothing'}): {e.reason}"
+
+
 @_on(ev.LoopClosed)
 def _loop_closed(e: ev.LoopClosed) -> str:
     return f"closed feedback loop {e.loop}"

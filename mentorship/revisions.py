@@ -30,6 +30,8 @@ class Revision(StrEnum):
     PROGRAM_TIME_DURATION = "rules-0.2-program-time-duration"
     # v0.2: resuming a pause during onboarding sent the reminders it missed in one burst.
     ONBOARDING_REMINDERS_AFTER_PAUSE = "rules-0.2-onboarding-reminders-after-pause"
+    # v0.2: a concluded pair kept its open review, loops, items and at-risk flag.
+    CLOSE_OPEN_WORK_AT_CONCLUSION = "rules-0.2-close-open-work-at-conclusion"
 
 
 class Rules(frozenset[Revision]):

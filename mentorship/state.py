@@ -88,6 +88,7 @@ class FeedbackLoop(_State):
     plan_item_ids: list[str] = Field(default_factory=list)
     overdue: bool = False
     closed_at: datetime | None = None
+    withdrawn: bool = False  # closed unfinished, when the relationship ended
 
     @property
     def missing(self) -> list[str]:
@@ -116,6 +117,7 @@ class Review(_State):
     submissions: dict[Role, ReviewEntry] = Field(default_factory=dict)
     decision: ReviewDecision | None = None
     decided_at: datetime | None = None
+    closed_reason: str | None = None  # closed undecided, when the relationship ended
 
 
 class Reflection(_State):
@@ -230,8 +232,9 @@ class RelationshipState(BaseModel):
 
     @property
     def open_review(self) -> Review | None:
-        if self.reviews and self.reviews[-1].decision is None:
-            return self.reviews[-1]
+        last = self.reviews[-1] if self.reviews else None
+        if last is not None and last.decision is None and last.closed_reason is None:
+            return last
         return None
 
     @property

@@ -11,6 +11,8 @@ _PARTIES = (Role.MENTOR, Role.MENTEE)
 
 def waiting_for(s: RelationshipState) -> list[str]:
     """What the relationship is waiting on, in words."""
+    if s.phase is Phase.CONCLUDED:
+        return []
     if s.phase is Phase.ONBOARDING:
         return missing_parts(s)
     if s.phase is Phase.PAUSED:

@@ -72,7 +72,7 @@ def eventful() -> Journey:
     evolve = c.Evolution(cadence=MONTHLY)
     j.do(review(MENTOR, number, ReviewDecision.EVOLVE, evolution=evolve))
     j.do(review(MENTEE, number, ReviewDecision.CONTINUE))
-    _hold_next(j)
+    _hold_next(j, action_items=["Write the retro"])  # still open when the pair concludes
     every_3_weeks = Cadence(kind=CadenceKind.EVERY_N_DAYS, every_days=21)
     j.do(c.ChangeCadence(actor=OPERATOR, cadence=every_3_weeks, reason="mentor asked"))
     j.do(c.Pause(actor=OPERATOR, reason="parental leave"))

@@ -11,7 +11,9 @@ from mentorship import commands as c
 from mentorship.decider import Rejected
 from mentorship.enrolment import check_start
 from mentorship.events import Kind, Outcome
+from mentorship.policy import Policy
 from mentorship.state import Phase
+from mentorship.waiting import waiting_for
 from tests.factories import (
     ALICE,
     MENTEE,
@@ -20,6 +22,8 @@ from tests.factories import (
     T0,
     Journey,
     future,
+    log,
+    mentor_feedback,
     reflection,
     request,
 )
@@ -111,3 +115,33 @@ def test_cancel_ends_at_once() -> None:
     assert j.state.outcome is Outcome.CANCELLED
     with pytest.raises(Rejected, match="concluded"):
         j.do(c.Resume(actor=OPERATOR))
+
+
+def test_conclusion_closes_the_open_review_loop_and_items_saying_why() -> None:
+    j = Journey(request(policy=Policy(feedback_every_meetings=1)))
+    j.onboard()
+    first = j.state.meetings[0].scheduled_at
+    j.advance(first + timedelta(hours=1))
+    j.do(log(MENTEE, first, action_items=["Draft the RFC"]))
+    j.do(mentor_feedback(1))
+    j.do(c.RequestReview(actor=MENTEE, reason="my role changed"))
+    assert j.state.open_review is not None and j.state.open_loop is not None
+    j.do(c.Cancel(actor=OPERATOR, reason="program closed"))
+    closing = [r for r in j.history if r.event.type == "OpenWorkClosed"]
+    assert len(closing) == 1
+    assert "cancelled" in closing[0].event.reason  # type: ignore[union-attr]
+    assert j.kinds()[-1] == "Concluded"
+    assert j.state.open_review is None and j.state.open_loop is None
+    assert j.state.open_items() == []
+    assert waiting_for(j.state) == []
+    assert j.rebuilt() == j.state
+
+
+def test_cancelling_an_at_risk_pair_clears_the_flag_before_it_concludes() -> None:
+    j = Journey()
+    j.onboard()
+    j.advance_by(days=7 + 14 + 3 + 1)  # two meetings missed: at risk
+    assert j.state.at_risk
+    j.do(c.Cancel(actor=OPERATOR, reason="program closed"))
+    assert j.kinds()[-2:] == ["AtRiskCleared", "Concluded"]
+    assert not j.state.at_risk

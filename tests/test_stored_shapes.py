@@ -1,8 +1,8 @@
 """What was stored stays readable: ledger rows and carried state from earlier releases load.
 
-The fixtures are rows as v0.1 wrote them (one per event type), edited by hand the way time
-edits them: a field a later release added, a field an earlier release did not have yet, and
-text or addresses that today's input checks would refuse.
+The fixtures are rows as each release wrote them (`ledger_rows_vX_Y.jsonl`, together one per
+event type), edited by hand the way time edits them: a field a later release added, a field
+an earlier release did not have yet, and text or addresses today's input checks would refuse.
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ CORPUS = Path(__file__).parent / "replay" / "histories"
 ALL_TYPES = {cls.model_fields["type"].default for cls in Event.__args__[0].__args__}  # type: ignore[attr-defined]
 
 
-def v0_1_rows() -> list[LedgerEntry]:
+def v0_1_rows(release: str = "v0_1") -> list[LedgerEntry]:
     rows = []
-    for seq, line in enumerate((FIXTURES / "ledger_rows_v0_1.jsonl").read_text().splitlines(), 1):
+    lines = (FIXTURES / f"ledger_rows_{release}.jsonl").read_text().splitlines()
+    for seq, line in enumerate(lines, 1):
         row = json.loads(line)
         rows.append(
             LedgerEntry(
@@ -58,9 +59,9 @@ def decode(type_hint: type, data: Any) -> Any:
     return data_converter().payload_converter.from_payloads([payload], [type_hint])[0]
 
 
-def test_every_event_type_as_v0_1_stored_it_loads_in_this_release() -> None:
-    rows = v0_1_rows()
-    assert {r.type for r in rows} == ALL_TYPES, "one fixture row per event type"
+def test_every_event_type_as_its_release_stored_it_loads_in_this_release() -> None:
+    rows = v0_1_rows() + v0_1_rows("v0_2")
+    assert sorted(r.type for r in rows) == sorted(ALL_TYPES), "one fixture row per event type"
     for row in rows:
         loaded = to_recorded(row)
         assert loaded.event.type == row.type
