@@ -9,7 +9,7 @@ from mentorship.conclusion import finish
 from mentorship.decider import PARTIES, Decider, Rejected
 from mentorship.events import Outcome
 from mentorship.guards import require_actor, require_phase
-from mentorship.meetings import rebase_on_cadence
+from mentorship.meetings import rebase_on_cadence, schedule_next
 from mentorship.notifications import NotificationKind as N
 from mentorship.participants import Role
 from mentorship.revisions import Revision
@@ -44,7 +44,19 @@ def extend(d: Decider, cmd: ExtendEndDate) -> None:
     if s.end_date is not None and cmd.end_date <= s.end_date:
         raise Rejected("end_date", f"must be after the current end date {s.end_date.isoformat()}")
     rec = d.emit(ev.EndDateExtended(end_date=cmd.end_date, previous=s.end_date), actor=cmd.actor)
-    d.notify(N.END_DATE_EXTENDED, f"extended-{rec.seq}", PARTIES, end_date=cmd.end_date.isoformat())
+    if d.rules.has(Revision.EXTENSION_SCHEDULES) and d.state.phase in (
+        Phase.ACTIVE,
+        Phase.UNDER_REVIEW,
+    ):
+        schedule_next(d, f"the end date moved to {cmd.end_date.isoformat()}")
+    upcoming = d.state.next_meeting
+    d.notify(
+        N.END_DATE_EXTENDED,
+        f"extended-{rec.seq}",
+        PARTIES,
+        end_date=cmd.end_date.isoformat(),
+        next_meeting=upcoming.scheduled_at.isoformat() if upcoming else "",
+    )
 
 
 def change_cadence(d: Decider, cmd: ChangeCadence) -> None:

@@ -32,6 +32,8 @@ class Revision(StrEnum):
     ONBOARDING_REMINDERS_AFTER_PAUSE = "rules-0.2-onboarding-reminders-after-pause"
     # v0.2: a concluded pair kept its open review, loops, items and at-risk flag.
     CLOSE_OPEN_WORK_AT_CONCLUSION = "rules-0.2-close-open-work-at-conclusion"
+    # v0.2: extending the end date with no meeting on the calendar left the extra time empty.
+    EXTENSION_SCHEDULES = "rules-0.2-extension-schedules"
 
 
 class Rules(frozenset[Revision]):

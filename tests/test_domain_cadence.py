@@ -9,8 +9,9 @@ import pytest
 from mentorship import commands as c
 from mentorship.cadence import Cadence, CadenceKind, add_months
 from mentorship.decider import Rejected
+from mentorship.events import MeetingScheduled
 from mentorship.state import MeetingStatus, Phase
-from tests.factories import MENTEE, MENTOR, T0, Journey, log
+from tests.factories import MENTEE, MENTOR, OPERATOR, T0, Journey, future, log, request
 
 
 @pytest.mark.parametrize(
@@ -112,3 +113,18 @@ def test_participant_actions_are_refused_while_paused() -> None:
     assert j.state.phase is Phase.PAUSED
     with pytest.raises(Rejected, match="paused"):
         j.do(log(MENTEE, j.now))
+
+
+def test_extending_the_end_date_schedules_the_meetings_that_now_fit() -> None:
+    j = Journey(request(end_date=future(20)))
+    j.onboard()  # first meeting on day 7; the next bi-weekly slot, day 21, is past the end
+    first = j.state.meetings[0].scheduled_at
+    j.advance(first + timedelta(hours=1))
+    j.do(log(MENTEE, first))
+    assert j.state.next_meeting is None, "nothing fits before the end date"
+    j.do(c.ExtendEndDate(actor=OPERATOR, end_date=future(60)))
+    upcoming = j.state.next_meeting
+    assert upcoming is not None and upcoming.scheduled_at == first + timedelta(days=14)
+    assert isinstance(j.history[-1].event, MeetingScheduled)
+    [notice] = j.notified("end_date_extended")
+    assert notice.context["next_meeting"] == upcoming.scheduled_at.isoformat()
