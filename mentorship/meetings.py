@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from mentorship import events as ev
 from mentorship.commands import (
     ItemStatus,
@@ -14,6 +16,7 @@ from mentorship.decider import PARTIES, Decider, Rejected
 from mentorship.guards import require_actor, require_phase
 from mentorship.notifications import NotificationKind as N
 from mentorship.participants import Role
+from mentorship.revisions import Revision
 from mentorship.schedule import fits_before_end, invite_for, last_anchor, next_meeting_time
 from mentorship.state import Meeting, MeetingStatus, Phase, RelationshipState
 
@@ -38,6 +41,10 @@ def log_meeting(d: Decider, cmd: LogMeeting) -> None:
         raise Rejected("held_at", "is in the future; log a meeting after it was held")
     if s.agreed_at is not None and cmd.held_at < s.agreed_at:
         raise Rejected("held_at", "is before the agreement was signed; check the date")
+    if d.rules.has(Revision.EARLY_LOG_WINDOW) and _far_before(s, number, cmd.held_at):
+        if cmd.meeting_number is not None:
+            _refuse_far_before(s, number, cmd.held_at)
+        number = _extra_meeting(d, number, cmd.held_at)
     assert s.agreement is not None
     d.emit(
         ev.MeetingLogged(
@@ -205,6 +212,48 @@ def count_missed(d: Decider, meeting: Meeting) -> None:
         grace_days=grace.days,
     )
     schedule_next(d, f"after missed meeting {meeting.number}")
+
+
+def _far_before(s: RelationshipState, number: int, held_at: datetime) -> bool:
+    """A meeting held a little early is that meeting, and the series keeps its dates; one
+    held more than half a cadence before its date is another meeting."""
+    meeting = s.meeting(number)
+    if meeting is None or s.cadence is None:
+        return False
+    return held_at < meeting.scheduled_at - s.policy.span(s.cadence.nominal / 2)
+
+
+def _days_before(s: RelationshipState, number: int, held_at: datetime) -> int:
+    meeting = s.meeting(number)
+    assert meeting is not None
+    return ((meeting.scheduled_at - held_at) * s.policy.time_scale).days
+
+
+def _refuse_far_before(s: RelationshipState, number: int, held_at: datetime) -> None:
+    meeting = s.meeting(number)
+    assert meeting is not None
+    raise Rejected(
+        "held_at",
+        f"is {_days_before(s, number, held_at)} days before meeting {number} "
+        f"({meeting.scheduled_at:%Y-%m-%d %H:%M} UTC), too early to be that meeting; log it "
+        "without a meeting number and it is recorded as an extra meeting",
+    )
+
+
+def _extra_meeting(d: Decider, scheduled: int, held_at: datetime) -> int:
+    """Record a meeting the calendar did not have; the scheduled one keeps its date."""
+    s = d.state
+    number = max([s.next_meeting_number, *(m.number + 1 for m in s.meetings)])
+    meeting = s.meeting(scheduled)
+    assert meeting is not None
+    d.emit(
+        ev.MeetingScheduled(number=number, at=held_at),
+        cause=(
+            f"an extra meeting, held {_days_before(s, scheduled, held_at)} days before meeting "
+            f"{scheduled}, which stays on {meeting.scheduled_at:%Y-%m-%d}"
+        ),
+    )
+    return number
 
 
 def _scheduled(s: RelationshipState, number: int, field_name: str) -> Meeting:

@@ -34,6 +34,8 @@ class Revision(StrEnum):
     CLOSE_OPEN_WORK_AT_CONCLUSION = "rules-0.2-close-open-work-at-conclusion"
     # v0.2: extending the end date with no meeting on the calendar left the extra time empty.
     EXTENSION_SCHEDULES = "rules-0.2-extension-schedules"
+    # v0.2: a log long before a meeting's date was taken as that meeting, silently.
+    EARLY_LOG_WINDOW = "rules-0.2-early-log-window"
 
 
 class Rules(frozenset[Revision]):

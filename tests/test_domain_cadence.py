@@ -128,3 +128,43 @@ def test_extending_the_end_date_schedules_the_meetings_that_now_fit() -> None:
     assert isinstance(j.history[-1].event, MeetingScheduled)
     [notice] = j.notified("end_date_extended")
     assert notice.context["next_meeting"] == upcoming.scheduled_at.isoformat()
+
+
+def test_a_meeting_logged_a_little_early_keeps_the_series_on_its_dates() -> None:
+    j = Journey()
+    j.onboard()
+    first = j.state.meetings[0].scheduled_at
+    j.advance(first - timedelta(days=2))
+    j.do(log(MENTEE, first - timedelta(days=2, hours=1)))
+    nxt = j.state.next_meeting
+    assert nxt is not None and nxt.scheduled_at == first + timedelta(days=14)
+
+
+def test_a_log_far_before_the_next_meeting_is_recorded_as_an_extra_meeting() -> None:
+    j = Journey()
+    j.onboard()
+    first = j.state.meetings[0].scheduled_at
+    j.advance(first + timedelta(hours=1))
+    j.do(log(MENTEE, first))
+    second = j.state.next_meeting
+    assert second is not None and second.number == 2
+    j.advance_by(days=1)
+    j.do(log(MENTEE, j.now - timedelta(hours=1)))
+    extra = j.state.meeting(3)
+    assert extra is not None and extra.status is MeetingStatus.HELD
+    assert j.state.next_meeting == second, "meeting 2 stays on its date"
+    scheduled = [r for r in j.history if r.event.type == "MeetingScheduled"][-1]
+    assert scheduled.cause.startswith("an extra meeting, held 13 days before meeting 2")
+
+
+def test_a_log_far_before_the_meeting_it_names_is_refused_saying_how_to_record_it() -> None:
+    j = Journey()
+    j.onboard()
+    first = j.state.meetings[0].scheduled_at
+    j.advance(first + timedelta(hours=1))
+    j.do(log(MENTEE, first))
+    j.advance_by(days=1)
+    with pytest.raises(Rejected, match="too early to be that meeting") as refused:
+        j.do(log(MENTEE, j.now - timedelta(hours=1), meeting_number=2))
+    assert refused.value.field == "held_at"
+    assert "recorded as an extra meeting" in str(refused.value)
