@@ -43,11 +43,16 @@ class Narration(BaseModel):
 def narrate(records: Iterable[Recorded]) -> list[Narration]:
     """The whole timeline; names come from the start event so people read as people."""
     names: dict[str, str] = {}
+    scale = 1.0
     lines = []
     for rec in records:
         if isinstance(rec.event, ev.RelationshipStarted):
             names.update(people(rec.event))
-        lines.append(describe(rec, names))
+            scale = rec.event.policy.time_scale
+        line = describe(rec, names)
+        if isinstance(rec.event, ev.Resumed) and scale != 1.0:
+            line = line.model_copy(update={"what": _resumed(rec.event, scale)})
+        lines.append(line)
     return lines
 
 
@@ -363,8 +368,13 @@ def _paused(e: ev.Paused) -> str:
 
 
 @_on(ev.Resumed)
-def _resumed(e: ev.Resumed) -> str:
-    paused = _duration(e.paused_for_seconds)
+def _resumed_phrase(e: ev.Resumed) -> str:
+    return _resumed(e, 1.0)
+
+
+def _resumed(e: ev.Resumed, time_scale: float) -> str:
+    """In program time, like every other span a person reads (`time_scale` compresses it)."""
+    paused = _duration(e.paused_for_seconds * time_scale)
     return f"resumed the relationship after {paused} paused; pending deadlines moved on as much"
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import get_args
 
 import pytest
 
+from mentorship import commands as c
 from mentorship import events as ev
 from mentorship.events import Event, Recorded
 from mentorship.narrative import described_types, narrate, sentence, what
+from mentorship.policy import Policy
 from tests.audit_journeys import eventful, never_started
+from tests.factories import OPERATOR, Journey, request
 
 
 def _union_members() -> set[type]:
@@ -81,3 +85,13 @@ def test_an_abandoned_onboarding_reads_as_escalated_then_not_started() -> None:
     assert lines[-2].what.startswith("told the operator that onboarding is incomplete (missing: ")
     assert lines[-1].what.startswith("concluded the relationship as not started")
     assert lines[-1].why == "onboarding not completed by the deadline and grace period"
+
+
+def test_a_pause_reads_in_program_time_when_the_program_runs_fast() -> None:
+    j = Journey(request(policy=Policy(time_scale=1000)))
+    j.onboard()
+    j.do(c.Pause(actor=OPERATOR, reason="leave"))
+    j.advance(j.now + timedelta(days=10) / 1000)
+    j.do(c.Resume(actor=OPERATOR))
+    [line] = [n for n in narrate(j.history) if n.what.startswith("resumed")]
+    assert "after 10 days paused" in line.what
