@@ -239,6 +239,29 @@ async def reverse(life: Lifecycle) -> Pair:
     return pair
 
 
+async def paused_onboarding(life: Lifecycle) -> Pair:
+    """Paused before the agreement: reminders resume their rhythm; a meeting far before its
+    date is an extra meeting; the operator extends the end date, then cancels (v0.2)."""
+    now = await life.now()
+    pair = await life.start(request(end_date=(now + timedelta(days=60)).date()))
+    await pair.do(goals())
+    await sleep(life, pair, timedelta(days=4))
+    await pair.do(c.Pause(actor=OPERATOR, reason="mentor travelling"))
+    await sleep(life, pair, timedelta(days=10))
+    await pair.do(c.Resume(actor=OPERATOR))
+    await sleep(life, pair, timedelta(days=3))
+    await pair.do(commitment())
+    await pair.do(c.ConfirmAgreement(actor=MENTEE))
+    await pair.do(c.ConfirmAgreement(actor=MENTOR))
+    first = await hold_next_meeting(life, pair)
+    await sleep(life, pair, timedelta(days=1))
+    extra = log(MENTOR, await life.now() - timedelta(hours=1), notes="Unplanned catch-up")
+    await pair.do(extra)
+    await pair.do(c.ExtendEndDate(actor=OPERATOR, end_date=(now + timedelta(days=120)).date()))
+    await pair.do(c.Cancel(actor=OPERATOR, reason=f"program closed after meeting {first}"))
+    return pair
+
+
 async def cancel(life: Lifecycle) -> Pair:
     pair = await life.start(request())
     await pair.do(goals())
@@ -264,6 +287,7 @@ PATHS: tuple[LifecyclePath, ...] = (
     LifecyclePath("extend", extend, Outcome.CANCELLED),
     LifecyclePath("reverse", reverse, Outcome.CONCLUDED_EARLY),
     LifecyclePath("cancel", cancel, Outcome.CANCELLED),
+    LifecyclePath("paused_onboarding", paused_onboarding, Outcome.CANCELLED),
 )
 
 
