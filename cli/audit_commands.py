@@ -261,7 +261,7 @@ def _state_rows(s: RelationshipState, moment: datetime) -> list[list[str]]:
         ["meetings", f"{s.meetings_held} held, {s.meetings_missed} missed"],
         ["next meeting", f"{meeting.number} at {when(meeting.scheduled_at)}" if meeting else ""],
         ["open review", f"{review.number} due {when(review.due_at)}" if review else ""],
-        ["feedback loops", f"{s.loops_closed} closed of {len(s.loops)}"],
+        ["feedback loops", f"{s.loops_closed} closed of {s.loops_requested}"],
         ["open action items", str(len(s.open_items()))],
         ["end date", s.end_date.isoformat() if s.end_date else ""],
         ["outcome", s.outcome.value if s.outcome else ""],

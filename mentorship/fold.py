@@ -344,6 +344,7 @@ def _open_work_closed(s: RelationshipState, e: ev.OpenWorkClosed, at: datetime) 
     for number in e.loops:
         loop = _loop(s, number)
         loop.closed_at, loop.withdrawn, loop.overdue = at, True, False
+    # Withdrawn, not closed: `loops_closed` (the summary's figure) counts finished loops only.
     for item_id in e.items:
         s.action_items.pop(item_id, None)
 
