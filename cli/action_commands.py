@@ -28,7 +28,9 @@ from client.relationships import status as query_status
 from client.waits import NoAnswer
 from mentorship import commands as c
 from mentorship.cadence import Cadence, MeetingFormat
+from mentorship.onboarding import DEFAULT_FIRST_MEETING_IN
 from mentorship.participants import Actor, Role
+from mentorship.state import RelationshipState
 from workflows.contract import UpdateResult
 
 T = TypeVar("T")
@@ -282,16 +284,65 @@ def confirm(
     file: FileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Confirm the agreement; without terms, the mentee's proposal (or pending terms) stands."""
+    """Confirm the agreement; terms not given stay as proposed (the pending terms, else the
+    mentee's proposal)."""
     terms = _nested(
         cadence=parsed("terms.cadence", cadence, cadence_),
         format=format_,
         first_meeting_at=first_meeting,
         session_minutes=session_minutes,
     )
+    defaults = None
+    if _some_terms_missing(merge(_file_terms(file), terms or {})):
+        defaults = {"terms": connection.run(lambda: _terms_on_the_table(relationship_id))}
     perform(
-        c.ConfirmAgreement, relationship_id, Role(as_), actor_id, file, as_json, {"terms": terms}
+        c.ConfirmAgreement,
+        relationship_id,
+        Role(as_),
+        actor_id,
+        file,
+        as_json,
+        {"terms": terms},
+        defaults,
     )
+
+
+_NEEDED_TERMS = ("cadence", "format", "first_meeting_at")
+
+
+def _file_terms(file: Path | None) -> dict[str, Any]:
+    terms = read_mapping(file).get("terms") if file else None
+    return terms if isinstance(terms, dict) else {}
+
+
+def _some_terms_missing(terms: dict[str, Any]) -> bool:
+    """Some terms given, not all: the rest must come from somewhere before the command is built."""
+    return bool(terms) and any(name not in terms for name in _NEEDED_TERMS)
+
+
+async def _terms_on_the_table(relationship_id: str) -> dict[str, Any]:
+    client = await connection.client()
+    state = (await fetch_status(client, relationship_id)).state
+    return terms_on_the_table(state, datetime.now(UTC))
+
+
+def terms_on_the_table(state: RelationshipState, now: datetime) -> dict[str, Any]:
+    """What confirming without terms agrees to: the pending terms, else the mentee's proposal
+    with the first meeting where the domain would put it. Given terms go over these."""
+    if state.pending_terms is not None:
+        return state.pending_terms.model_dump(mode="json")
+    if state.goals is None:
+        fail(
+            "terms: nothing is proposed yet to take the other terms from (the mentee states "
+            "goals first); give --cadence, --format and --first-meeting",
+            ExitCode.REFUSED,
+        )
+    first = now + state.policy.span(DEFAULT_FIRST_MEETING_IN)
+    return {
+        "cadence": state.goals.proposed_cadence.model_dump(mode="json"),
+        "format": state.goals.proposed_format.value,
+        "first_meeting_at": first.isoformat(),
+    }
 
 
 # --------------------------------------------------------------------------- meetings

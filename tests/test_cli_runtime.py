@@ -221,7 +221,9 @@ async def test_worker_runs_relationships_against_an_existing_cluster(
 async def test_demo_runs_a_cohort_through_every_ending(
     dev_lifecycle: Lifecycle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Real timers compressed to a third of a second a day: each pair ends as its people act."""
+    """Real timers compressed to a third of a second a day. Each pair's people act on what its
+    status shows (a prompt, a meeting's time, a warning sign), so every pair ends the same way
+    however fast the machine runs."""
     point_cli_at(monkeypatch, dev_lifecycle)
     cli = Cli("unused", tmp_path)
     before = datetime.now(UTC)
@@ -243,3 +245,7 @@ async def test_demo_runs_a_cohort_through_every_ending(
     assert report["by_outcome"]["cancelled"] == 1
     status = await cli.json("status", shown["relationships"]["traditional"]["id"])
     assert status["state"]["reviews"], "the traditional pair had its periodic review"
+    silent = await cli.json("history", shown["relationships"]["goes at risk"]["id"])
+    story = [event["type"] for event in silent["events"]]
+    assert story.index("AtRiskRaised") < story.index("Concluded"), "at risk, then cancelled"
+    assert not {"MeetingLogged", "AgendaSubmitted"} & set(story), "the silent pair never met"
