@@ -13,7 +13,7 @@ from mentorship.guards import require_actor, require_phase
 from mentorship.notifications import NotificationKind as N
 from mentorship.participants import SYSTEM, Participant, Role
 from mentorship.policy import Policy
-from mentorship.revisions import Revision, Rules
+from mentorship.revisions import Rules
 from mentorship.schedule import effective_end
 from mentorship.state import Phase, RelationshipState
 
@@ -104,14 +104,7 @@ def confirm(d: Decider, cmd: ConfirmAgreement) -> None:
 def check_terms(s: RelationshipState, terms: Terms, now: datetime, rules: Rules) -> None:
     assert s.commitment is not None
     capacity = s.commitment.capacity_per_month
-    if rules.has(Revision.CAPACITY_AS_PEOPLE_COUNT):
-        require_fit("terms.cadence", terms.cadence, capacity, rules)
-    elif terms.cadence.meetings_per_month > capacity + 0.05:
-        raise Rejected(
-            "terms.cadence",
-            f"{terms.cadence.describe()} is about {terms.cadence.meetings_per_month:.1f} meetings "
-            f"a month, more than the mentor's capacity of {capacity:g}; choose a thinner cadence",
-        )
+    require_fit("terms.cadence", terms.cadence, capacity, rules)
     if terms.first_meeting_at <= now:
         raise Rejected("terms.first_meeting_at", "is in the past; pick a future date and time")
     end = effective_end(s)

@@ -65,14 +65,8 @@ def change_cadence(d: Decider, cmd: ChangeCadence) -> None:
     require_phase(s, Phase.ACTIVE, Phase.UNDER_REVIEW, action="change the cadence")
     if s.cadence == cmd.cadence:
         raise Rejected("cadence", f"is already {cmd.cadence.describe()}")
-    if s.commitment and d.rules.has(Revision.CAPACITY_AS_PEOPLE_COUNT):
+    if s.commitment:
         require_fit("cadence", cmd.cadence, s.commitment.capacity_per_month, d.rules)
-    elif s.commitment and cmd.cadence.meetings_per_month > s.commitment.capacity_per_month + 0.05:
-        raise Rejected(
-            "cadence",
-            f"{cmd.cadence.describe()} exceeds the mentor's capacity of "
-            f"{s.commitment.capacity_per_month:g} meetings a month",
-        )
     rec = d.emit(ev.CadenceChanged(cadence=cmd.cadence, reason=cmd.reason), actor=cmd.actor)
     d.notify(
         N.CADENCE_CHANGED,

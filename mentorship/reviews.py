@@ -13,7 +13,7 @@ from mentorship.guards import require_actor, require_phase
 from mentorship.meetings import rebase_on_cadence
 from mentorship.notifications import NotificationKind as N
 from mentorship.participants import Role
-from mentorship.revisions import Revision, Rules
+from mentorship.revisions import Rules
 from mentorship.state import Phase, RelationshipState
 from mentorship.vocabulary import ReviewDecision
 
@@ -164,13 +164,5 @@ def _check_evolution(s: RelationshipState, cmd: SubmitReview, rules: Rules) -> N
     unknown = sorted(set(evolution.retire_objectives) - set(s.objectives))
     if unknown:
         raise Rejected("evolution.retire_objectives", f"unknown objective {', '.join(unknown)}")
-    if evolution.cadence and s.commitment and rules.has(Revision.CAPACITY_AS_PEOPLE_COUNT):
+    if evolution.cadence and s.commitment:
         require_fit("evolution.cadence", evolution.cadence, s.commitment.capacity_per_month, rules)
-    elif evolution.cadence and s.commitment:
-        capacity = s.commitment.capacity_per_month
-        if evolution.cadence.meetings_per_month > capacity + 0.05:
-            raise Rejected(
-                "evolution.cadence",
-                f"{evolution.cadence.describe()} exceeds the mentor's capacity of {capacity:g} "
-                "meetings a month",
-            )

@@ -108,11 +108,7 @@ def _remind_onboarding(d: Decider) -> None:
         return
     s = d.state
     roles = waiting_on(s)
-    number = sum(1 for ref in s.reminders_sent if ref.startswith("onboarding:")) + 1
-    d.emit(
-        ev.ReminderSent(purpose="onboarding", ref=f"onboarding:{number}", to=roles),
-        cause="onboarding is not complete yet",
-    )
+    number = _record_onboarding_reminder(d, roles)
     if roles:
         d.notify(
             N.ONBOARDING_REMINDER,
@@ -123,15 +119,21 @@ def _remind_onboarding(d: Decider) -> None:
         )
 
 
-def _remind_who_can_act(d: Decider) -> None:
-    """Each party hears only what they can do now, and how."""
-    s = d.state
-    roles = able_to_act(s)
-    number = sum(1 for ref in s.reminders_sent if ref.startswith("onboarding:")) + 1
+def _record_onboarding_reminder(d: Decider, roles: list[Role]) -> int:
+    """The reminder's event; returns its number, which keys its notifications."""
+    number = sum(1 for ref in d.state.reminders_sent if ref.startswith("onboarding:")) + 1
     d.emit(
         ev.ReminderSent(purpose="onboarding", ref=f"onboarding:{number}", to=roles),
         cause="onboarding is not complete yet",
     )
+    return number
+
+
+def _remind_who_can_act(d: Decider) -> None:
+    """Each party hears only what they can do now, and how."""
+    s = d.state
+    roles = able_to_act(s)
+    number = _record_onboarding_reminder(d, roles)
     for role in roles:
         d.notify(
             N.ONBOARDING_REMINDER,
