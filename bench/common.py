@@ -497,4 +497,3 @@ async def floor_worker(client: Client, settings: Settings) -> AsyncIterator[Runn
     )
     async with worker:
         yield Running(worker, settings, tally)
-

@@ -27,9 +27,11 @@ from client.relationships import act
 from client.relationships import status as query_status
 from client.waits import NoAnswer
 from mentorship import commands as c
+from mentorship.availability import Window
 from mentorship.cadence import Cadence, MeetingFormat
-from mentorship.onboarding import DEFAULT_FIRST_MEETING_IN
+from mentorship.onboarding import proposed_first_meeting
 from mentorship.participants import Actor, Role
+from mentorship.revisions import CURRENT
 from mentorship.state import RelationshipState
 from workflows.contract import UpdateResult
 
@@ -178,6 +180,10 @@ def cadence(text: str) -> dict[str, Any]:
     return Cadence.parse(text).model_dump(mode="json")
 
 
+def weekly_window(text: str) -> dict[str, Any]:
+    return Window.parse(text).model_dump(mode="json")
+
+
 def ratings(pairs: list[str]) -> dict[str, int]:
     out = {}
     for pair in pairs:
@@ -248,7 +254,16 @@ def goals(
 def commitment(
     relationship_id: Id,
     capacity: Annotated[float | None, typer.Option(help="Meetings a month at most.")] = None,
-    availability: Annotated[str | None, typer.Option()] = None,
+    availability: Annotated[
+        str | None, typer.Option(help="Availability in your words, e.g. 'weekday afternoons'.")
+    ] = None,
+    window: Annotated[
+        str | None,
+        typer.Option(
+            help="Weekly hours meetings go on: 'tue,thu 14:00-17:00', optionally with a time "
+            "zone, 'mon-fri 9-12 Europe/Berlin' (default: the mentor's time zone)."
+        ),
+    ] = None,
     expertise: Annotated[
         list[str] | None, typer.Option(help="An area of expertise (repeat).")
     ] = None,
@@ -263,6 +278,7 @@ def commitment(
     fields = {
         "capacity_per_month": capacity,
         "availability": availability,
+        "window": parsed("--window", weekly_window, window),
         "expertise": expertise,
         "communication": communication,
         "boundaries": boundary,
@@ -337,7 +353,7 @@ def terms_on_the_table(state: RelationshipState, now: datetime) -> dict[str, Any
             "goals first); give --cadence, --format and --first-meeting",
             ExitCode.REFUSED,
         )
-    first = now + state.policy.span(DEFAULT_FIRST_MEETING_IN)
+    first = proposed_first_meeting(state, now, CURRENT)
     return {
         "cadence": state.goals.proposed_cadence.model_dump(mode="json"),
         "format": state.goals.proposed_format.value,

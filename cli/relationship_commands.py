@@ -36,6 +36,7 @@ from client.waits import NoAnswer
 from ledger.store import Ledger
 from mentorship.enrolment import StartRelationship, check_start
 from mentorship.events import Kind
+from mentorship.schedule import program_time
 from mentorship.state import Phase, RelationshipState
 from workflows import search_attributes as sa
 from workflows.contract import StatusView
@@ -704,12 +705,24 @@ def _unknown_attribute(err: RPCError) -> None:
             )
 
 
-def _when(moment: datetime | date | None) -> str:
+def _when(moment: datetime | date | None, state: RelationshipState | None = None) -> str:
+    """A time as a person reads it: in program time when the relationship runs fast."""
     if moment is None:
         return ""
     if isinstance(moment, datetime):
+        if state is not None:
+            moment = program_time(state, moment)
         return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
     return moment.isoformat()
+
+
+def _clock_text(s: RelationshipState) -> str:
+    scale = s.policy.time_scale
+    day = 86_400 / scale
+    return (
+        f"program time: time_scale {scale:g}, one program day is {day:.3g} s of wall time; "
+        "every time here is in program time, like the end date"
+    )
 
 
 # --------------------------------------------------------------------------- status
@@ -767,7 +780,9 @@ def _agreement_text(s: RelationshipState) -> str:
         return f"not signed yet (confirmed by {confirmed})"
     a = s.agreement
     fmt = a.format.value.replace("_", " ")
-    return f"{a.cadence.describe()}, {fmt}, {a.session_minutes} min (signed {_when(s.agreed_at)})"
+    meets = f", {s.rhythm.describe(a.cadence)}" if s.rhythm else ""
+    signed = _when(s.agreed_at, s)
+    return f"{a.cadence.describe()}{meets}, {fmt}, {a.session_minutes} min (signed {signed})"
 
 
 def _health_text(s: RelationshipState) -> str:
@@ -783,7 +798,7 @@ def _meeting_text(s: RelationshipState) -> str:
     if meeting is None:
         return "none scheduled"
     agenda = f" (agenda: {'; '.join(meeting.agenda)})" if meeting.agenda else ""
-    return f"#{meeting.number} at {_when(meeting.scheduled_at)}{agenda}"
+    return f"#{meeting.number} at {_when(meeting.scheduled_at, s)}{agenda}"
 
 
 def _status_title(view: StatusView) -> str | Text:
@@ -817,10 +832,12 @@ def show_status(view: StatusView) -> None:
         ("meetings", f"{s.meetings_held} held, {s.meetings_missed} missed"),
         ("health", _health_text(s)),
         ("waiting for", "\n".join(view.waiting_for) or "nothing"),
-        ("next deadline", _when(view.next_deadline)),
+        ("next deadline", _when(view.next_deadline, s)),
     ]
     if s.end_date:
         rows.insert(3, ("end date", s.end_date.isoformat()))
+    if s.policy.time_scale != 1.0:
+        rows.insert(1, ("clock", _clock_text(s)))
     if view.ledger_pending > 0:
         waiting = f"{view.ledger_pending} event(s) waiting to be recorded"
         rows.insert(0, ("ledger", Text(waiting, style="yellow")))
@@ -828,13 +845,13 @@ def show_status(view: StatusView) -> None:
     overview.show_header = False
     console.print(overview)
     items = [
-        [i.id, i.description, i.status.value, _when(i.due_at), i.source] for i in s.open_items()
+        [i.id, i.description, i.status.value, _when(i.due_at, s), i.source] for i in s.open_items()
     ]
     if items:
         columns = ("item", "description", "status", "due", "from")
         console.print(table("Open action items", columns, items))
     loops = [
-        [lp.number, _when(lp.due_at), ", ".join(lp.missing) or "report back", lp.overdue]
+        [lp.number, _when(lp.due_at, s), ", ".join(lp.missing) or "report back", lp.overdue]
         for lp in s.loops
         if lp.closed_at is None
     ]

@@ -25,10 +25,7 @@ Upcaster = Callable[[Payload], Payload]
 # type's `version` goes up; never edit a released step.
 UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 
-_EVENT_TYPES = {
-    cls.model_fields["type"].default: cls
-    for cls in Event.__args__[0].__args__
-}
+_EVENT_TYPES = {cls.model_fields["type"].default: cls for cls in Event.__args__[0].__args__}
 
 
 class UnreadableEvent(ValueError):

@@ -69,6 +69,11 @@ class Cadence(BaseModel):
         return timedelta(days=self.every_days)
 
     @property
+    def months(self) -> int | None:
+        """Calendar months between meetings, for the cadences counted in months."""
+        return _MONTHS.get(self.kind)
+
+    @property
     def meetings_per_month(self) -> float:
         return 30.44 / self.nominal.days
 

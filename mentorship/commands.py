@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from mentorship.availability import Window
 from mentorship.cadence import Cadence, MeetingFormat
 from mentorship.limits import MAX_ID, MAX_ITEMS, MAX_RATINGS, MAX_REASON, MAX_SHORT, MAX_TEXT
 from mentorship.participants import Actor
@@ -64,7 +65,8 @@ class SubmitGoals(Command):
 
 class SubmitCommitment(Command):
     capacity_per_month: float = Field(gt=0, le=8, description="meetings a month at most")
-    availability: Short
+    availability: Short  # in the mentor's words; `window` is what meetings are placed on
+    window: Window | None = None
     expertise: list[Short] = Field(min_length=1, max_length=MAX_ITEMS)
     communication: Short
     boundaries: list[Short] = Field(default_factory=list, max_length=MAX_ITEMS)

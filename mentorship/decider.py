@@ -40,9 +40,7 @@ class Outcome:
 
 
 class Decider:
-    def __init__(
-        self, state: RelationshipState, now: datetime, rules: Rules = CURRENT
-    ) -> None:
+    def __init__(self, state: RelationshipState, now: datetime, rules: Rules = CURRENT) -> None:
         self.state = state.model_copy(deep=True)
         self.now = now
         self.rules = rules

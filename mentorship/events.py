@@ -8,10 +8,11 @@ continue-as-new, so a retried or replayed append stores it once.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mentorship.availability import Rhythm, Window
 from mentorship.cadence import Cadence, MeetingFormat
 from mentorship.participants import Actor, Participant, Role
 from mentorship.policy import Policy
@@ -66,6 +67,12 @@ class Change(Shape):
         return not (self.cadence or self.format or self.add_objectives or self.retire_objectives)
 
 
+def added() -> Any:
+    """A field a later release added to an event: left out of the record while unset, so an
+    event decided the old way serialises, and hashes, exactly as it was recorded."""
+    return Field(default=None, exclude_if=lambda value: value is None)
+
+
 def stored(shape: type[S], value: BaseModel) -> S:
     """A command's value as the stored shape of the same fields."""
     return shape.model_validate(value.model_dump())
@@ -99,6 +106,7 @@ class CommitmentSubmitted(_Event):
     expertise: list[str]
     communication: str
     boundaries: list[str]
+    window: Window | None = added()  # v0.3; its time zone filled in from the mentor's
 
 
 class AgreementConfirmed(_Event):
@@ -113,6 +121,7 @@ class AgreementSigned(_Event):
     type: Literal["AgreementSigned"] = "AgreementSigned"
     terms: Terms
     next_review_at: datetime
+    rhythm: Rhythm | None = added()  # v0.3; meetings keep the first one's weekday and time
 
 
 class OnboardingEscalated(_Event):

@@ -193,7 +193,7 @@ def _confirmed(s: RelationshipState, e: ev.AgreementConfirmed, at: datetime) -> 
 
 @_on(ev.AgreementSigned)
 def _signed(s: RelationshipState, e: ev.AgreementSigned, at: datetime) -> None:
-    s.agreement, s.agreed_at = e.terms, at
+    s.agreement, s.agreed_at, s.rhythm = e.terms, at, e.rhythm
     s.pending_terms, s.confirmed_by = None, []
     s.next_review_at = e.next_review_at
     s.phase = Phase.ACTIVE

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from mentorship import events as ev
+from mentorship.cadence import Cadence
 from mentorship.commands import (
     ItemStatus,
     LogMeeting,
@@ -129,20 +130,30 @@ def schedule_next(d: Decider, cause: str) -> None:
     s = d.state
     if s.next_meeting is not None or s.cadence is None:
         return
-    at = next_meeting_time(s.cadence, last_anchor(s), d.now, s.policy.time_scale)
+    at = _next_slot(s, s.cadence, last_anchor(s), d.now)
     if fits_before_end(s, at):
         d.emit(ev.MeetingScheduled(number=s.next_meeting_number, at=at), cause=cause)
 
 
+def _next_slot(s: RelationshipState, cadence: Cadence, anchor: datetime, now: datetime) -> datetime:
+    """The cadence's next meeting: on the agreed weekday and time once the pair has one."""
+    if s.rhythm is not None:
+        return s.rhythm.next_after(cadence, anchor, now)
+    return next_meeting_time(cadence, anchor, now, s.policy.time_scale)
+
+
 def rebase_on_cadence(d: Decider, cause: str) -> None:
-    """After a cadence change the pending meeting moves to the new rhythm."""
+    """After a cadence change the pending meeting moves to the new rhythm; the confirmed
+    first meeting stays where the pair agreed it."""
     s = d.state
     pending = s.next_meeting
     if pending is None or s.cadence is None:
         schedule_next(d, cause)
         return
+    if d.rules.has(Revision.MEETINGS_ON_AVAILABILITY) and s.latest_past_slot is None:
+        return
     anchor = s.latest_past_slot or s.agreed_at or d.now
-    at = next_meeting_time(s.cadence, anchor, d.now, s.policy.time_scale)
+    at = _next_slot(s, s.cadence, anchor, d.now)
     if at != pending.scheduled_at and fits_before_end(s, at):
         previous = pending.scheduled_at
         d.emit(

@@ -196,7 +196,8 @@ def _goals(e: ev.GoalsSubmitted) -> str:
 @_on(ev.CommitmentSubmitted)
 def _commitment(e: ev.CommitmentSubmitted) -> str:
     return (
-        f"committed to at most {e.capacity_per_month:g} meetings a month ({e.availability}), "
+        f"committed to at most {e.capacity_per_month:g} meetings a month ({e.availability}"
+        f"{'; meets ' + e.window.describe() if e.window else ''}), "
         f"expertise in {_listed(e.expertise)}, reachable by {e.communication}"
     )
 
@@ -209,7 +210,8 @@ def _confirmed(e: ev.AgreementConfirmed) -> str:
 @_on(ev.AgreementSigned)
 def _signed(e: ev.AgreementSigned) -> str:
     return (
-        f"signed the agreement both parties confirmed: {_terms(e.terms)}; "
+        f"signed the agreement both parties confirmed: {_terms(e.terms)}"
+        f"{', then ' + e.rhythm.describe(e.terms.cadence) if e.rhythm else ''}; "
         f"first review due {when(e.next_review_at)}"
     )
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from mentorship import events as ev
+from mentorship.availability import Rhythm
+from mentorship.cadence import Cadence
 from mentorship.capacity import require_fit
 from mentorship.commands import ConfirmAgreement, SubmitCommitment, SubmitGoals
 from mentorship.decider import PARTIES, Decider, Rejected
@@ -13,11 +16,12 @@ from mentorship.guards import require_actor, require_phase
 from mentorship.notifications import NotificationKind as N
 from mentorship.participants import SYSTEM, Participant, Role
 from mentorship.policy import Policy
-from mentorship.revisions import Rules
+from mentorship.revisions import Revision, Rules
 from mentorship.schedule import effective_end
 from mentorship.state import Phase, RelationshipState
 
 DEFAULT_FIRST_MEETING_IN = timedelta(days=7)
+SESSION_MINUTES = 60  # the default length of `AgreementTerms.session_minutes`
 
 
 def begin(
@@ -79,10 +83,23 @@ def submit_commitment(d: Decider, cmd: SubmitCommitment) -> None:
     s = d.state
     require_actor(s, cmd.actor, Role.MENTOR, action="state the mentor's commitment")
     require_phase(s, Phase.ONBOARDING, action="submit a commitment")
+    window = cmd.window
+    if window is not None and window.time_zone is None:
+        window = window.model_copy(update={"time_zone": _mentor_zone(s)})
     d.emit(
-        ev.CommitmentSubmitted(**cmd.model_dump(exclude={"actor"})),
+        ev.CommitmentSubmitted(**cmd.model_dump(exclude={"actor", "window"}), window=window),
         actor=cmd.actor,
     )
+
+
+def _mentor_zone(s: RelationshipState) -> str:
+    return s.mentor.timezone if s.mentor else "UTC"
+
+
+def relationship_zone(s: RelationshipState) -> str:
+    """Where the pair's meeting times are read: the mentor's window's zone, else the mentor's."""
+    window = s.commitment.window if s.commitment else None
+    return (window.time_zone if window else None) or _mentor_zone(s)
 
 
 def confirm(d: Decider, cmd: ConfirmAgreement) -> None:
@@ -94,7 +111,7 @@ def confirm(d: Decider, cmd: ConfirmAgreement) -> None:
     if s.commitment is None:
         raise Rejected("commitment", "the mentor has not stated a commitment yet; it comes first")
     proposed = ev.stored(Terms, cmd.terms) if cmd.terms else None
-    terms = proposed or s.pending_terms or _proposed_terms(s, d.now)
+    terms = proposed or s.pending_terms or _proposed_terms(s, d.now, d.rules)
     check_terms(s, terms, d.now, d.rules)
     d.emit(ev.AgreementConfirmed(by=cmd.actor.role, terms=terms), actor=cmd.actor)
     if set(d.state.confirmed_by) == set(PARTIES):
@@ -112,22 +129,50 @@ def check_terms(s: RelationshipState, terms: Terms, now: datetime, rules: Rules)
         raise Rejected("terms.first_meeting_at", "falls after the end date; pick an earlier date")
 
 
-def _proposed_terms(s: RelationshipState, now: datetime) -> Terms:
+def _proposed_terms(s: RelationshipState, now: datetime, rules: Rules) -> Terms:
     assert s.goals is not None
     return Terms(
         cadence=s.goals.proposed_cadence,
         format=s.goals.proposed_format,
-        first_meeting_at=now + s.policy.span(DEFAULT_FIRST_MEETING_IN),
+        first_meeting_at=proposed_first_meeting(s, now, rules),
     )
+
+
+def proposed_first_meeting(s: RelationshipState, now: datetime, rules: Rules) -> datetime:
+    """A week or more away: in the mentor's window where one is given, else on the hour in
+    the relationship's time zone. Under `time_scale` there is no calendar week to place it
+    on, so it is simply a compressed week away."""
+    earliest = now + s.policy.span(DEFAULT_FIRST_MEETING_IN)
+    if not rules.has(Revision.MEETINGS_ON_AVAILABILITY) or s.policy.time_scale != 1.0:
+        return earliest
+    window = s.commitment.window if s.commitment else None
+    slot = window.first_slot(earliest, SESSION_MINUTES, relationship_zone(s)) if window else None
+    return slot or _on_the_hour(earliest)
+
+
+def _on_the_hour(moment: datetime) -> datetime:
+    whole = moment.replace(minute=0, second=0, microsecond=0)
+    return whole if whole == moment else whole + timedelta(hours=1)
+
+
+def _rhythm(s: RelationshipState, terms: Terms, rules: Rules) -> Rhythm | None:
+    if not rules.has(Revision.MEETINGS_ON_AVAILABILITY) or s.policy.time_scale != 1.0:
+        return None
+    return Rhythm.of(terms.first_meeting_at, relationship_zone(s))
 
 
 def _sign(d: Decider, terms: Terms) -> None:
     policy = d.state.policy
     d.emit(
-        ev.AgreementSigned(terms=terms, next_review_at=d.now + policy.span(policy.review_every)),
+        ev.AgreementSigned(
+            terms=terms,
+            next_review_at=d.now + policy.span(policy.review_every),
+            rhythm=_rhythm(d.state, terms, d.rules),
+        ),
         cause="both parties confirmed the same terms",
     )
     d.emit(ev.MeetingScheduled(number=1, at=terms.first_meeting_at), cause="first meeting")
+    rhythm = d.state.rhythm
     d.notify(
         N.AGREEMENT_CONFIRMED,
         "agreement",
@@ -136,7 +181,12 @@ def _sign(d: Decider, terms: Terms) -> None:
         format=terms.format.value.replace("_", " "),
         first_meeting=_iso(terms.first_meeting_at),
         objectives=list(d.state.objectives.values()),
+        **_rhythm_context(rhythm, terms.cadence),
     )
+
+
+def _rhythm_context(rhythm: Rhythm | None, cadence: Cadence) -> dict[str, Any]:
+    return {"rhythm": rhythm.describe(cadence)} if rhythm else {}
 
 
 def missing_parts(s: RelationshipState) -> list[str]:

@@ -36,6 +36,9 @@ class Revision(StrEnum):
     EXTENSION_SCHEDULES = "rules-0.2-extension-schedules"
     # v0.2: a log long before a meeting's date was taken as that meeting, silently.
     EARLY_LOG_WINDOW = "rules-0.2-early-log-window"
+    # v0.3: the first meeting was "now + 7 days" to the microsecond, whatever the mentor's
+    # availability, and a cadence change before it moved it off the confirmed time.
+    MEETINGS_ON_AVAILABILITY = "rules-0.3-meetings-on-availability"
 
 
 class Rules(frozenset[Revision]):

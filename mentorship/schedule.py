@@ -20,6 +20,15 @@ def effective_end(state: RelationshipState) -> datetime | None:
     return state.started_at + (end - state.started_at) / scale
 
 
+def program_time(state: RelationshipState, moment: datetime) -> datetime:
+    """Where a moment of the engine's clock falls in program time (the inverse of `span`):
+    what a person reads, so that every time they see runs on the end date's clock."""
+    scale = state.policy.time_scale
+    if scale == 1.0 or state.started_at is None:
+        return moment
+    return state.started_at + (moment - state.started_at) * scale
+
+
 def next_meeting_time(
     cadence: Cadence, after: datetime, now: datetime, time_scale: float
 ) -> datetime:

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mentorship.availability import Rhythm, Window
 from mentorship.cadence import Cadence, MeetingFormat
 from mentorship.events import AreaToDevelop, Change, Summary, Terms
 from mentorship.participants import Participant, Role
@@ -45,6 +46,7 @@ class Commitment(_State):
     expertise: list[str]
     communication: str
     boundaries: list[str]
+    window: Window | None = None
 
 
 class MeetingStatus(StrEnum):
@@ -176,6 +178,7 @@ class RelationshipState(BaseModel):
     confirmed_by: list[Role] = Field(default_factory=list)
     agreement: Terms | None = None
     agreed_at: datetime | None = None
+    rhythm: Rhythm | None = None  # the agreed weekday and time; None before v0.3's rule
     retired_objectives: list[str] = Field(default_factory=list)
 
     meetings: list[Meeting] = Field(default_factory=list)  # scheduled, and the last few past

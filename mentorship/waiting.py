@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from mentorship.onboarding import missing_parts
 from mentorship.participants import Role
+from mentorship.schedule import program_time
 from mentorship.state import Phase, RelationshipState
 
 _PARTIES = (Role.MENTOR, Role.MENTEE)
@@ -39,5 +42,6 @@ def waiting_for(s: RelationshipState) -> list[str]:
                 waiting.append(f"report back on {', '.join(open_plan)}")
     meeting = s.next_meeting
     if meeting is not None:
-        waiting.append(f"meeting {meeting.number} on {meeting.scheduled_at:%Y-%m-%d %H:%M} UTC")
+        at = program_time(s, meeting.scheduled_at).astimezone(UTC)
+        waiting.append(f"meeting {meeting.number} on {at:%Y-%m-%d %H:%M} UTC")
     return waiting

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from mentorship import commands as c
+from mentorship.availability import Window
 from mentorship.cadence import Cadence, CadenceKind, MeetingFormat
 from mentorship.decider import Outcome
 from mentorship.decisions import decide, start
@@ -14,6 +15,7 @@ from mentorship.events import Kind, Recorded
 from mentorship.fold import replay
 from mentorship.participants import Actor, Participant, Role
 from mentorship.policy import Policy
+from mentorship.revisions import CURRENT, Rules
 from mentorship.state import RelationshipState
 from mentorship.timers import next_deadline, tick
 
@@ -55,11 +57,14 @@ def goals(actor: Actor = MENTEE, cadence: Cadence = BIWEEKLY) -> c.SubmitGoals:
     )
 
 
-def commitment(actor: Actor = MENTOR, capacity: float = 4) -> c.SubmitCommitment:
+def commitment(
+    actor: Actor = MENTOR, capacity: float = 4, window: Window | None = None
+) -> c.SubmitCommitment:
     return c.SubmitCommitment(
         actor=actor,
         capacity_per_month=capacity,
         availability="Tuesday and Thursday afternoons",
+        window=window,
         expertise=["system design", "public speaking"],
         communication="email",
         boundaries=["no weekend messages"],
@@ -122,12 +127,15 @@ def reflection(actor: Actor) -> c.SubmitReflection:
 class Journey:
     """A relationship driven by pure rules with explicit timestamps: no Temporal, no clock."""
 
-    def __init__(self, req: StartRelationship | None = None, at: datetime = T0) -> None:
+    def __init__(
+        self, req: StartRelationship | None = None, at: datetime = T0, rules: Rules = CURRENT
+    ) -> None:
         self.now = at
+        self.rules = rules
         self.history: list[Recorded] = []
         self.notifications: list[Any] = []
         self.state = RelationshipState(id="r1")
-        self._take(start(req or request(), "r1", at))
+        self._take(start(req or request(), "r1", at, rules))
 
     def _take(self, outcome: Outcome) -> Outcome:
         self.state = outcome.state
@@ -136,7 +144,7 @@ class Journey:
         return outcome
 
     def do(self, command: c.Command) -> Outcome:
-        return self._take(decide(self.state, command, self.now))
+        return self._take(decide(self.state, command, self.now, self.rules))
 
     def advance(self, to: datetime) -> None:
         """Let the lifecycle's timers fire, in order, up to `to`."""
@@ -145,7 +153,7 @@ class Journey:
             if due is None or due > to:
                 break
             self.now = max(self.now, due)
-            self._take(tick(self.state, self.now))
+            self._take(tick(self.state, self.now, self.rules))
             if self.state.finished:
                 return
         self.now = max(self.now, to)

@@ -566,9 +566,51 @@ async def test_refused_actions_print_one_line_naming_the_field(cli: Cli) -> None
         "vague",
     )
     assert line.startswith("error: development_areas: 'vague' has no '=>'")
+    line = await cli.refused(
+        "commitment",
+        rid,
+        *("--capacity", "2", "--availability", "afternoons", "--expertise", "design"),
+        *("--communication", "email", "--window", "tue 17-14"),
+    )
+    assert line.startswith("error: --window: the window starts at 17:00 and ends at 14:00")
     line = await cli.refused("pause", f"{cli.program}.nobody.here", "--reason", "x")
     assert "is not running" in line
     assert (await cli.json("status", rid))["state"]["seq"] == 1
+
+
+async def test_meetings_go_on_the_window_and_status_reads_in_program_time(cli: Cli) -> None:
+    rid = await cli.start("alice", "bob", "--time-scale", "1000")
+    await cli.ok(
+        "goals",
+        rid,
+        *("--objective", "Lead a design review end to end"),
+        *("--proposed-cadence", "weekly", "--proposed-format", "virtual"),
+    )
+    await cli.ok(
+        "commitment",
+        rid,
+        *("--capacity", "4", "--availability", "Tuesday afternoons", "--expertise", "design"),
+        *("--communication", "email", "--window", "tue 14-17 Europe/Berlin"),
+    )
+    await cli.ok("confirm", rid, "--as", "mentee")
+    await cli.ok("confirm", rid, "--as", "mentor")
+    view = await cli.json("status", rid)
+    window = view["state"]["commitment"]["window"]
+    assert window == {
+        "days": ["tuesday"],
+        "start": "14:00:00",
+        "end": "17:00:00",
+        "time_zone": "Europe/Berlin",
+    }
+    started = datetime.fromisoformat(view["state"]["started_at"])
+    meeting = datetime.fromisoformat(view["next_meeting"]["scheduled_at"])
+    assert meeting - started < timedelta(minutes=11), "a program week is ten minutes here"
+
+    shown = (await cli.ok("status", rid)).stdout
+    assert "program time: time_scale 1000" in shown
+    program_day = started + (meeting - started) * 1000
+    assert f"#1 at {program_day:%Y-%m-%d %H:%M} UTC" in shown, "program time, like the end date"
+    assert f"meeting 1 on {program_day:%Y-%m-%d %H:%M} UTC" in shown
 
 
 async def test_every_command_explains_itself() -> None:

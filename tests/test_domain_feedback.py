@@ -14,6 +14,7 @@ from mentorship.decider import Rejected
 from mentorship.events import ReviewReason
 from mentorship.health import risk_reasons
 from mentorship.reviews import decide_review
+from mentorship.revisions import ORIGINAL
 from mentorship.state import Phase
 from tests.factories import (
     MENTEE,
@@ -152,19 +153,30 @@ def test_of_two_proposed_cadences_the_thinner_wins() -> None:
     assert merged.add_objectives == ["Mentor a new hire"]
 
 
-def test_a_review_that_evolves_thins_the_cadence_and_moves_the_next_meeting() -> None:
-    j = Journey()
+def _evolve_to_monthly(j: Journey) -> None:
     j.onboard()
     j.do(c.RequestReview(actor=MENTEE, reason="my project changed"))
     evolve = c.Evolution(cadence=MONTHLY, retire_objectives=["o2"])
     j.do(review(MENTEE, 1, ReviewDecision.EVOLVE, evolution=evolve))
     j.do(review(MENTOR, 1, ReviewDecision.CONTINUE))
+
+
+def test_a_review_that_evolves_thins_the_cadence_and_keeps_the_confirmed_first_meeting() -> None:
+    j = Journey()
+    _evolve_to_monthly(j)
     assert j.state.phase is Phase.ACTIVE
     assert j.state.cadence == MONTHLY
     assert "o2" not in j.state.objectives
     assert j.state.next_meeting is not None
-    assert j.state.next_meeting.scheduled_at == T0 + timedelta(days=31)
+    assert j.state.next_meeting.scheduled_at == T0 + timedelta(days=7)
     assert j.rebuilt() == j.state
+
+
+def test_before_v0_3_an_evolve_before_the_first_meeting_moved_it_to_the_new_cadence() -> None:
+    j = Journey(rules=ORIGINAL)
+    _evolve_to_monthly(j)
+    assert j.state.next_meeting is not None
+    assert j.state.next_meeting.scheduled_at == T0 + timedelta(days=31)
 
 
 def test_evolve_without_a_change_is_rejected() -> None:

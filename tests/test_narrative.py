@@ -73,7 +73,7 @@ def test_a_lone_record_still_says_who_by_role_and_id() -> None:
 
 def test_reviews_read_with_their_decision_and_the_change_they_made() -> None:
     lines = [ln.what for ln in narrate(eventful().history)]
-    assert "decided review 2: evolve (cadence monthly); next review due 2026-06-18 10:00 UTC" in (
+    assert "decided review 2: evolve (cadence monthly); next review due 2026-06-17 10:00 UTC" in (
         lines
     )
     unanswered = next(w for w in lines if w.startswith("decided review 1"))

@@ -25,6 +25,7 @@ from mentorship import commands as c
 from mentorship import events as ev
 from mentorship.events import Event
 from mentorship.fold import replay
+from mentorship.revisions import ORIGINAL
 from tests.factories import MENTOR, OPERATOR, Journey, mentor_feedback
 from worker.temporal import data_converter
 from workflows.contract import RelationshipInput, StatusView
@@ -101,6 +102,21 @@ def test_a_row_round_trips_to_the_same_payload() -> None:
         original = dict(row.payload["event"])
         original.pop("added_by_a_later_release")
         assert {k: v for k, v in again.items() if k in original} == original
+
+
+def test_an_event_read_and_written_again_is_byte_for_byte_the_recorded_one() -> None:
+    """Fields added later (a commitment's window, the agreed rhythm) stay out of the record
+    while unset, so re-deciding an old event hashes as it was chained."""
+    for row in v0_1_rows("v0_2"):
+        original = {
+            k: v for k, v in row.payload["event"].items() if k != "added_by_a_later_release"
+        }
+        again = to_entry(to_recorded(row)).payload["event"]
+        assert again == original, row.type
+    old_rules = Journey(rules=ORIGINAL)
+    old_rules.onboard()
+    signed = [to_entry(r).payload["event"] for r in old_rules.history]
+    assert not [e for e in signed if "window" in e or "rhythm" in e]
 
 
 def test_an_older_version_of_an_event_type_is_upcast_on_read(
