@@ -9,6 +9,7 @@ Pure: the same record always reads the same, so exports and reports can quote it
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -41,19 +42,35 @@ class Narration(BaseModel):
 
 
 def narrate(records: Iterable[Recorded]) -> list[Narration]:
-    """The whole timeline; names come from the start event so people read as people."""
+    """The whole timeline; names come from the start event so people read as people.
+
+    A relationship run at `time_scale` reads in program time throughout, every moment and
+    span on the same clock as its end date."""
     names: dict[str, str] = {}
     scale = 1.0
     lines = []
-    for rec in records:
-        if isinstance(rec.event, ev.RelationshipStarted):
-            names.update(people(rec.event))
-            scale = rec.event.policy.time_scale
-        line = describe(rec, names)
-        if isinstance(rec.event, ev.Resumed) and scale != 1.0:
-            line = line.model_copy(update={"what": _resumed(rec.event, scale)})
-        lines.append(line)
+    token = _CLOCK.set(None)
+    try:
+        for rec in records:
+            if isinstance(rec.event, ev.RelationshipStarted):
+                names.update(people(rec.event))
+                scale = rec.event.policy.time_scale
+                _CLOCK.set(_program_clock(rec.occurred_at, scale) if scale != 1.0 else None)
+            line = describe(rec, names)
+            if isinstance(rec.event, ev.Resumed) and scale != 1.0:
+                line = line.model_copy(update={"what": _resumed(rec.event, scale)})
+            lines.append(line)
+    finally:
+        _CLOCK.reset(token)
     return lines
+
+
+Clock = Callable[[datetime], datetime]
+_CLOCK: ContextVar[Clock | None] = ContextVar("narrative_clock", default=None)
+
+
+def _program_clock(started: datetime, scale: float) -> Clock:
+    return lambda moment: started + (moment - started) * scale
 
 
 def sentence(rec: Recorded, names: Mapping[str, str] | None = None) -> str:
@@ -102,6 +119,9 @@ def when(moment: datetime) -> str:
     """Minutes in UTC: the ledger keeps UTC, and auditors compare lines across time zones."""
     if moment.tzinfo is None:
         return moment.isoformat(timespec="minutes")
+    clock = _CLOCK.get()
+    if clock is not None:
+        moment = clock(moment)
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 

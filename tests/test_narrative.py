@@ -13,7 +13,7 @@ from mentorship.events import Event, Recorded
 from mentorship.narrative import described_types, narrate, sentence, what
 from mentorship.policy import Policy
 from tests.audit_journeys import eventful, never_started
-from tests.factories import OPERATOR, Journey, request
+from tests.factories import OPERATOR, T0, Journey, request
 
 
 def _union_members() -> set[type]:
@@ -95,3 +95,15 @@ def test_a_pause_reads_in_program_time_when_the_program_runs_fast() -> None:
     j.do(c.Resume(actor=OPERATOR))
     [line] = [n for n in narrate(j.history) if n.what.startswith("resumed")]
     assert "after 10 days paused" in line.what
+
+
+def test_a_fast_program_reads_every_moment_on_the_clock_of_its_end_date() -> None:
+    j = Journey(request(policy=Policy(time_scale=1000)))
+    j.onboard(first=T0 + timedelta(days=7) / 1000)
+    j.advance(T0 + timedelta(days=6) / 1000)
+    lines = narrate(j.history)
+    scheduled = next(n for n in lines if n.what.startswith("scheduled meeting 1"))
+    assert scheduled.what == "scheduled meeting 1 for 2026-01-12 09:00 UTC", "a program week on"
+    prep = next(n for n in lines if "prep reminder" in n.what)
+    assert prep.when == "2026-01-10 09:00 UTC", "two program days before it, not seconds"
+    assert sentence(j.history[-1]).startswith("2026-01-05 09:"), "a lone record: the engine's"
