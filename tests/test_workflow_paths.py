@@ -24,7 +24,7 @@ from tests.factories import (
     request,
     review,
 )
-from tests.lifecycle import Lifecycle, Pair
+from tests.lifecycle import Lifecycle, Pair, hold_next_meeting
 
 
 async def _onboard(pair: Pair, mentor: Actor = MENTOR, mentee: Actor = MENTEE) -> None:
@@ -87,7 +87,13 @@ async def test_a_review_that_evolves_thins_the_cadence(lifecycle: Lifecycle) -> 
     view = await pair.status()
     assert view.run == 2, "a review boundary continues as new"
     assert view.state.cadence == MONTHLY
-    assert pair.sent()[("meeting_rescheduled", "mentor")] == 1
+    assert pair.sent()[("meeting_rescheduled", "mentor")] == 0, "the confirmed first meeting stays"
+    await hold_next_meeting(pair, [])
+    after = await pair.status()
+    first = after.state.latest_past_slot
+    upcoming = after.state.next_meeting
+    assert first is not None and upcoming is not None
+    assert upcoming.scheduled_at - first >= timedelta(days=28), "then monthly"
     await pair.handle.terminate("test over")
 
 
