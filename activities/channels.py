@@ -3,17 +3,25 @@
 Every failure leaves a channel as either `TemporaryDeliveryError` (the peer may take the same
 message later: retry with backoff) or `PermanentDeliveryError` (retrying cannot help: tell a
 person). Nothing is swallowed; the original exception rides along as `__cause__`.
+
+Every send also has a hard deadline (`send_deadline`): past it the connection is cut, so
+nothing of that attempt can reach the peer afterwards. Delivery leases its claim on a
+(notification, recipient) for longer than that, which is what lets a later attempt know the
+earlier one is over.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import hashlib
 import hmac
 import json
 import os
+import re
 import smtplib
+import socket
 import ssl
 import threading
 import time
@@ -39,6 +47,8 @@ log = structlog.get_logger()
 SIGNATURE_HEADER = "X-Mentorflow-Signature"
 TIMESTAMP_HEADER = "X-Mentorflow-Timestamp"
 _MAX_DETAIL = 300
+# An outbox line is a local append; this only bounds how long its claim is leased.
+OUTBOX_SEND_DEADLINE = 30.0
 
 
 # ---------------------------------------------------------------------------------- errors
@@ -74,8 +84,16 @@ class SmtpConfig(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     sender: str = Field(description="From header, e.g. 'Mentoring <mentoring@example.org>'")
+    # How long to wait for any one reply of the relay.
     timeout: float = Field(default=10.0, gt=0)
+    # The whole send, connect to the reply to DATA; past it the connection is cut. Default:
+    # twice `timeout`.
+    deadline: float | None = Field(default=None, gt=0)
     ca_file: Path | None = None
+
+    @property
+    def send_deadline(self) -> float:
+        return self.deadline if self.deadline is not None else 2 * self.timeout
 
     @field_validator("sender")
     @classmethod
@@ -101,7 +119,14 @@ class WebhookConfig(BaseModel):
     # Webhook URLs (Slack's, for one) carry a token in the path: keep them out of reprs.
     default_url: str | None = Field(default=None, repr=False)
     secret: SecretStr
+    # How long to wait to connect, to write, and for the answer.
     timeout: float = Field(default=10.0, gt=0)
+    # The whole request; past it the request is cut. Default: twice `timeout`.
+    deadline: float | None = Field(default=None, gt=0)
+
+    @property
+    def send_deadline(self) -> float:
+        return self.deadline if self.deadline is not None else 2 * self.timeout
 
     @field_validator("default_url")
     @classmethod
@@ -179,7 +204,13 @@ class OutgoingMessage(BaseModel):
 
 
 class Channel(Protocol):
-    """Send one message or raise Temporary/PermanentDeliveryError; never fail silently."""
+    """Send one message or raise Temporary/PermanentDeliveryError; never fail silently.
+
+    `send_deadline`: the longest one send may take; after it, nothing of it reaches the peer.
+    """
+
+    @property
+    def send_deadline(self) -> float: ...
 
     async def send(self, message: OutgoingMessage) -> None: ...
 
@@ -202,6 +233,10 @@ class OutboxChannel:
         self._lock = threading.Lock()
         self._seen: set[tuple[str, str]] = set()
         self._offset = 0
+
+    @property
+    def send_deadline(self) -> float:
+        return OUTBOX_SEND_DEADLINE
 
     async def send(self, message: OutgoingMessage) -> None:
         line = json.dumps(_outbox_record(message), ensure_ascii=False) + "\n"
@@ -289,7 +324,13 @@ class SmtpChannel:
         self._envelope_sender = parseaddr(config.sender)[1]
         self._where = f"SMTP server {config.host}:{config.port}"
 
+    @property
+    def send_deadline(self) -> float:
+        return self.config.send_deadline
+
     async def send(self, message: OutgoingMessage) -> None:
+        """smtplib blocks, so it runs in a thread, which cannot be cancelled: whoever stops
+        awaiting this leaves the thread sending. The watchdog is what bounds it."""
         email = self.compose(message)
         await asyncio.to_thread(self._transmit, email, message.recipient.person.email)
 
@@ -327,15 +368,23 @@ class SmtpChannel:
         return self._envelope_sender.rpartition("@")[2] or "mentorflow.invalid"
 
     def _transmit(self, email: EmailMessage, to: str) -> None:
+        watchdog = _Watchdog(self.config.send_deadline)
         client: smtplib.SMTP | None = None
         try:
             client = self._open()
+            watchdog.watch(client)
             self._secure(client)
             self._login(client)
             client.send_message(email, from_addr=self._envelope_sender, to_addrs=[to])
         except (smtplib.SMTPException, OSError) as exc:
+            if watchdog.fired:
+                raise TemporaryDeliveryError(
+                    f"{self._where} did not finish within {self.config.send_deadline:g} s; "
+                    "the connection was cut, nothing more was sent"
+                ) from exc
             raise classify_smtp_error(exc, self._where) from exc
         finally:
+            watchdog.stop()
             if client is not None:
                 _close(client)
 
@@ -378,6 +427,45 @@ def _close(client: smtplib.SMTP) -> None:
         client.close()
 
 
+class _Watchdog:
+    """Cuts an SMTP connection that outlives the send deadline.
+
+    A thread blocked in a socket call cannot be cancelled, but shutting its socket down
+    wakes it with an error, and nothing more can be written on it: after the deadline the
+    attempt is over, whatever the relay does. Connecting and the greeting (each bounded by
+    the timeout) send nothing of the message; a deadline that passed meanwhile cuts the
+    connection the moment the watchdog gets hold of it.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._client: smtplib.SMTP | None = None
+        self._lock = threading.Lock()
+        self.fired = False
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, client: smtplib.SMTP) -> None:
+        with self._lock:
+            self._client = client
+            if self.fired:
+                self._cut()
+
+    def stop(self) -> None:
+        self._timer.cancel()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            self._cut()
+
+    def _cut(self) -> None:
+        sock = self._client.sock if self._client is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed: nothing left to cut
+                sock.shutdown(socket.SHUT_RDWR)
+
+
 def classify_smtp_error(exc: BaseException, where: str) -> DeliveryError:
     """4xx and network trouble are worth retrying; 5xx and misconfiguration are not."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -412,13 +500,35 @@ def _recipients_refused(exc: smtplib.SMTPRecipientsRefused, where: str) -> Deliv
     detail = f"{where} refused the recipient ({'; '.join(refusals)})"
     if any(code >= 500 for code, _ in exc.recipients.values()):
         return PermanentDeliveryError(detail + "; check the participant's email address")
-    return TemporaryDeliveryError(detail)
+    return TemporaryDeliveryError(detail, retry_after=smtp_retry_hint(detail))
 
 
 def _by_reply_code(code: int, detail: str) -> DeliveryError:
     if 500 <= code < 600:
         return PermanentDeliveryError(detail)
-    return TemporaryDeliveryError(detail)
+    return TemporaryDeliveryError(detail, retry_after=smtp_retry_hint(detail))
+
+
+# SMTP has no Retry-After; relays that greylist or throttle say it in words:
+# "try again in 5 minutes", "Greylisted for 300 seconds", "Retry-After: 120".
+_SMTP_HINTS = (
+    re.compile(r"retry-after:?\s*(\d+)()", re.IGNORECASE),
+    re.compile(
+        r"(?:try again|retry|come back|greylisted for)\s+(?:in\s+|after\s+)?(\d+)\s*"
+        r"(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)\b",
+        re.IGNORECASE,
+    ),
+)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+def smtp_retry_hint(reply: str) -> float | None:
+    """The wait a 4xx reply asks for, in seconds, if it names one."""
+    for pattern in _SMTP_HINTS:
+        found = pattern.search(reply)
+        if found:
+            return float(found.group(1)) * _UNIT_SECONDS[found.group(2)[:1].lower()]
+    return None
 
 
 def _reply(exc: smtplib.SMTPResponseException) -> str:
@@ -450,14 +560,28 @@ class WebhookChannel:
     def __init__(self, config: WebhookConfig) -> None:
         self.config = config
 
+    @property
+    def send_deadline(self) -> float:
+        return self.config.send_deadline
+
     async def send(self, message: OutgoingMessage) -> None:
         url = self.url_for(message.recipient)
         body = encode_payload(webhook_payload(message))
         where = f"webhook at {_redact(url)}"
+        deadline = self.config.send_deadline
         try:
-            async with httpx.AsyncClient(timeout=self.config.timeout) as client:
+            # Cancelling an httpx request closes its connection: past the deadline the
+            # receiver gets nothing more of this attempt.
+            async with (
+                asyncio.timeout(deadline),
+                httpx.AsyncClient(timeout=self.config.timeout) as client,
+            ):
                 headers = self._headers(body, message)
                 response = await client.post(url, content=body, headers=headers)
+        except TimeoutError as exc:
+            raise TemporaryDeliveryError(
+                f"{where} did not answer in time (not within {deadline:g} s); the request was cut"
+            ) from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise classify_http_error(exc, where) from exc
         check_response(response, where)

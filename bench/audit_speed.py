@@ -102,9 +102,9 @@ def _command(*args: str) -> Callable[[], object]:
     (less the interpreter's start-up)."""
     from typer.testing import CliRunner
 
-    from cli.app import _register, app
+    from cli.app import app, register_all
 
-    _register()
+    register_all()
     runner = CliRunner()
 
     def invoke() -> object:

@@ -24,11 +24,13 @@ from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from bench.baseline import FloorWorkflow, Plan
 from bench.common import KIB, Bench, Report, Row, bounded, dev_server, unique
 from client.relationships import start_relationship
 from client.relationships import status as relationship_status
+from client.waits import NoAnswer
 from tests.factories import request
 
 NAME = "memory"
@@ -62,12 +64,18 @@ class Curve:
     variant: str
     warm_rss: int = 0
     samples: list[Sample] = field(default_factory=list)
+    failed: str | None = None  # why the curve stopped short, when it did
 
-    def at(self, n: int) -> Sample:
-        return next(s for s in self.samples if s.n == n)
+    def at(self, n: int) -> Sample | None:
+        return next((s for s in self.samples if s.n == n), None)
 
-    def per_relationship_kib(self, n: int) -> float:
-        return self.at(n).per_relationship_kib(self.warm_rss)
+    def per_relationship_kib(self, n: int) -> float | None:
+        sample = self.at(n)
+        return sample.per_relationship_kib(self.warm_rss) if sample else None
+
+    def rss_mib(self, n: int) -> float | None:
+        sample = self.at(n)
+        return sample.rss / KIB**2 if sample else None
 
 
 @dataclass
@@ -148,20 +156,31 @@ async def curve(
 ) -> Curve:
     result = Curve(variant)
     async with worker_process(variant, client, folder, cache=points[-1] + WARM + 100) as worker:
-        await bounded([unique("warm") for _ in range(WARM)], lambda r: _open(client, worker, r), 10)
-        await worker.quiet()
-        result.warm_rss = worker.rss
-        opened = 0
-        with bench.bar(f"{variant}: open relationships, cached", points[-1]) as advance:
-            for n in points:
-                started = time.perf_counter()
-                ids = [unique(f"{variant}-{i}") for i in range(opened, n)]
-                await bounded(ids, lambda r: _open(client, worker, r), CONCURRENCY, advance)
-                seconds = time.perf_counter() - started
-                await worker.quiet()
-                result.samples.append(Sample(n, worker.rss, seconds))
-                opened = n
+        try:
+            await _measure_points(bench, client, worker, points, result)
+        except (RPCError, NoAnswer, TimeoutError) as err:
+            # A point that cannot be measured is reported as such; the run goes on.
+            result.failed = f"{type(err).__name__}: {str(err).splitlines()[0][:120]}"
     return result
+
+
+async def _measure_points(
+    bench: Bench, client: Client, worker: WorkerProcess, points: list[int], result: Curve
+) -> None:
+    variant = worker.variant
+    await bounded([unique("warm") for _ in range(WARM)], lambda r: _open(client, worker, r), 10)
+    await worker.quiet()
+    result.warm_rss = worker.rss
+    opened = 0
+    with bench.bar(f"{variant}: open relationships, cached", points[-1]) as advance:
+        for n in points:
+            started = time.perf_counter()
+            ids = [unique(f"{variant}-{i}") for i in range(opened, n)]
+            await bounded(ids, lambda r: _open(client, worker, r), CONCURRENCY, advance)
+            seconds = time.perf_counter() - started
+            await worker.quiet()
+            result.samples.append(Sample(n, worker.rss, seconds))
+            opened = n
 
 
 async def measure(bench: Bench, points: list[int]) -> dict[str, Curve]:
@@ -177,8 +196,8 @@ async def measure(bench: Bench, points: list[int]) -> dict[str, Curve]:
 
 def report_for(curves: dict[str, Curve]) -> Report:
     project, floor, unpassed = curves["project"], curves["floor"], curves["unpassed"]
-    n = project.samples[-1].n
-    small = unpassed.samples[-1].n
+    n = project.samples[-1].n if project.samples else 0
+    small = unpassed.samples[-1].n if unpassed.samples else 0
     per = project.per_relationship_kib(n)
     report = Report(NAME, f"3. Memory: {n:,} open relationships cached in one worker")
     report.add(
@@ -188,12 +207,12 @@ def report_for(curves: dict[str, Curve]) -> Report:
             floor.per_relationship_kib(n),
             unit="KiB",
             target=f"< {TARGET_KIB}",
-            ok=per < TARGET_KIB,
+            ok=per < TARGET_KIB if per is not None else None,
         ),
         Row(
             f"worker RSS with {n:,} cached",
-            project.at(n).rss / KIB**2,
-            floor.at(n).rss / KIB**2,
+            project.rss_mib(n),
+            floor.rss_mib(n),
             unit="MiB",
         ),
         Row(
@@ -215,6 +234,11 @@ def report_for(curves: dict[str, Curve]) -> Report:
             unit="KiB",
         ),
     )
+    report.notes += [
+        f"{c.variant}: NOT MEASURED past {c.samples[-1].n if c.samples else 0} ({c.failed})"
+        for c in (floor, project, unpassed)
+        if c.failed
+    ]
     report.notes += [
         "RSS of the worker subprocess (psutil), after a warm-up of "
         f"{WARM} and after all were open and quiet; per relationship = growth / N",

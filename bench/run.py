@@ -19,6 +19,7 @@ from bench import (
     audit_speed,
     bulk_import,
     carried_state,
+    cli_speed,
     lifecycle_cost,
     memory,
     scaling,
@@ -34,6 +35,7 @@ NAMES = (
     bulk_import.NAME,
     scaling.NAME,
     carried_state.NAME,
+    cli_speed.NAME,
 )
 
 cli = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -83,6 +85,8 @@ class Runner:
             return [scaling.report_for(await self._throughput(), await self._memory())]
         if name == carried_state.NAME:
             return [carried_state.run(self.bench)]
+        if name == cli_speed.NAME:
+            return [await cli_speed.run(self.bench)]
         raise KeyError(name)
 
     async def all(self) -> list[Report]:

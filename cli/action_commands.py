@@ -7,7 +7,8 @@ rejection comes back as one line naming the field, exactly as the domain phrased
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -21,7 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from cli import connection
 from cli.app import app
 from cli.exit_codes import ExitCode
-from cli.output import console, fail, print_json, stop, table, validation_message
+from cli.output import console, fail, print_json, stop, validation_message
 from cli.relationship_commands import fetch_status, given, merge, read_mapping
 from client.relationships import act
 from client.relationships import status as query_status
@@ -91,9 +92,11 @@ def perform(
     defaults: dict[str, Any] | None = None,
 ) -> None:
     """Build the command from defaults < file < flags, name its actor, send it, show the answer."""
-    body = merge(merge(defaults or {}, read_mapping(file) if file else {}), given(fields))
+    typed = given(fields)
+    body = merge(merge(defaults or {}, read_mapping(file) if file else {}), typed)
     body.pop("actor", None)  # the actor is who runs the command, never what a file claims
-    _build(command, body, Actor(role=role, id=actor_id or "placeholder"))  # fail before connecting
+    placeholder = Actor(role=role, id=actor_id or "placeholder")
+    _build(command, body, placeholder, typed)  # fail before connecting
 
     async def work() -> tuple[UpdateResult, str | None]:
         client = await connection.client()
@@ -106,9 +109,7 @@ def perform(
     if as_json:
         print_json({"relationship_id": relationship_id, **result.model_dump(mode="json")})
     else:
-        rows = [[relationship_id, result.phase, result.seq, ", ".join(result.events) or "-"]]
-        columns = ("relationship", "phase", "seq", "events")
-        console.print(table(f"{command.__name__} accepted", columns, rows))
+        console.print(done_line(command, relationship_id, result), highlight=False, soft_wrap=True)
     if blocked is not None:
         stop(
             f"applied, but the ledger refuses this relationship's events (ledger blocked: "
@@ -117,6 +118,42 @@ def perform(
         )
     if not result.recorded:
         stop(NOT_RECORDED, ExitCode.PENDING)
+
+
+_DONE: dict[type[c.Command], str] = {
+    c.SubmitGoals: "goals recorded",
+    c.SubmitCommitment: "commitment recorded",
+    c.ConfirmAgreement: "agreement confirmed",
+    c.SubmitAgenda: "agenda sent",
+    c.LogMeeting: "meeting logged",
+    c.RescheduleMeeting: "meeting moved",
+    c.ReportProgress: "progress reported",
+    c.GiveMentorFeedback: "feedback given",
+    c.GiveMenteeFeedback: "feedback given",
+    c.SubmitReview: "review answered",
+    c.RequestReview: "review requested",
+    c.Conclude: "conclusion begun",
+    c.SubmitReflection: "reflection recorded",
+    c.Pause: "paused",
+    c.Resume: "resumed",
+    c.ExtendEndDate: "end date extended",
+    c.ChangeCadence: "cadence changed",
+    c.Cancel: "cancelled",
+}
+
+
+def _words(event_type: str) -> str:
+    """`MeetingScheduled` -> `meeting scheduled`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", event_type).lower()
+
+
+def done_line(command: type[c.Command], relationship_id: str, result: UpdateResult) -> str:
+    """What happened, as a person says it: `meeting logged: eng-2026.bob.alice is active;
+    recorded: meeting logged, meeting scheduled (events up to 17)`."""
+    done = _DONE.get(command, _words(command.__name__))
+    happened = ", ".join(_words(e) for e in result.events) or "nothing new"
+    phase = result.phase.replace("_", " ")
+    return f"{done}: {relationship_id} is {phase}; recorded: {happened} (events up to {result.seq})"
 
 
 async def _blocked_reason(client: Client, relationship_id: str) -> str | None:
@@ -129,11 +166,53 @@ async def _blocked_reason(client: Client, relationship_id: str) -> str | None:
     return view.ledger_blocked
 
 
-def _build(command: type[c.Command], body: dict[str, Any], actor: Actor) -> c.Command:
+# Where a command's field comes from on the command line, when the flag is not the field
+# with dashes: an error names what the user typed.
+FLAGS: dict[str, str] = {
+    "objectives": "--objective",
+    "challenges": "--challenge",
+    "capacity_per_month": "--capacity",
+    "boundaries": "--boundary",
+    "terms.first_meeting_at": "--first-meeting",
+    "terms.cadence": "--cadence",
+    "terms.format": "--format",
+    "terms.session_minutes": "--session-minutes",
+    "meeting_number": "--meeting",
+    "items": "--item",
+    "duration_minutes": "--duration",
+    "action_items": "--action-item",
+    "wins": "--win",
+    "new_time": "--to",
+    "item_id": "--item",
+    "loop_number": "--loop",
+    "strengths": "--strength",
+    "development_areas": "--area",
+    "what_helps": "--helps",
+    "what_to_change": "--change",
+    "review_number": "--number",
+    "evolution.cadence": "--new-cadence",
+    "evolution.format": "--new-format",
+    "evolution.add_objectives": "--add-objective",
+    "evolution.retire_objectives": "--retire-objective",
+    "highlights": "--highlight",
+    "goals_met": "--goal-met",
+}
+
+
+class _Flags(dict[str, str]):
+    """FLAGS, and `--field-name` for every other field."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return FLAGS.get(key) or ("--" + key.replace("_", "-") if "." not in key else default)
+
+
+def _build(
+    command: type[c.Command], body: dict[str, Any], actor: Actor, typed: Iterable[str] = ()
+) -> c.Command:
     try:
         return command.model_validate({**body, "actor": actor.model_dump()})
     except ValidationError as err:
-        fail(validation_message(err))
+        fail(validation_message(err, _Flags(), typed))
 
 
 async def _party_id(client: Client, relationship_id: str, role: Role) -> str:
@@ -244,7 +323,7 @@ def goals(
     fields = {
         "objectives": objective,
         "challenges": challenge,
-        "proposed_cadence": parsed("proposed_cadence", cadence, proposed_cadence),
+        "proposed_cadence": parsed("--proposed-cadence", cadence, proposed_cadence),
         "proposed_format": proposed_format,
     }
     perform(c.SubmitGoals, relationship_id, Role(as_), actor_id, file, as_json, fields)
@@ -303,7 +382,7 @@ def confirm(
     """Confirm the agreement; terms not given stay as proposed (the pending terms, else the
     mentee's proposal)."""
     terms = _nested(
-        cadence=parsed("terms.cadence", cadence, cadence_),
+        cadence=parsed("--cadence", cadence, cadence_),
         format=format_,
         first_meeting_at=first_meeting,
         session_minutes=session_minutes,
@@ -469,9 +548,7 @@ def feedback(
     fields = {
         "loop_number": loop,
         "strengths": strength,
-        "development_areas": parsed(
-            "development_areas", lambda texts: areas(texts, due_in_days), area
-        ),
+        "development_areas": parsed("--area", lambda texts: areas(texts, due_in_days), area),
         "what_helps": helps,
         "what_to_change": change,
     }
@@ -501,11 +578,11 @@ def review(
     fields = {
         "review_number": number,
         "effectiveness": effectiveness,
-        "progress": parsed("progress", ratings, progress_),
+        "progress": parsed("--progress", ratings, progress_),
         "decision": decision,
         "comment": comment,
         "evolution": _nested(
-            cadence=parsed("evolution.cadence", cadence, new_cadence),
+            cadence=parsed("--new-cadence", cadence, new_cadence),
             format=new_format,
             add_objectives=add_objective,
             retire_objectives=retire_objective,
@@ -613,7 +690,7 @@ def change_cadence(
     as_json: JsonOpt = False,
 ) -> None:
     """Operator: change how often the pair meets; the next meeting moves to match."""
-    fields = {"cadence": parsed("cadence", cadence, cadence_), "reason": reason}
+    fields = {"cadence": parsed("--cadence", cadence, cadence_), "reason": reason}
     perform(c.ChangeCadence, relationship_id, Role.OPERATOR, actor_id, file, as_json, fields)
 
 

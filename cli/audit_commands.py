@@ -25,12 +25,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli.app import app
 from cli.connection import client, command_timeout, run
-from cli.ledger_access import open_ledger
-from cli.output import console, errors, fail, print_json, table
+from cli.exit_codes import ExitCode
+from cli.ledger_access import checkpoint_store, open_ledger
+from cli.output import console, errors, fail, print_json, table, warn
 from client.relationships import status
 from client.waits import NoAnswer, Waited, within
 from ledger import audit
-from ledger.store import Ledger, VerifyReport, canonical_json
+from ledger.store import Ledger, canonical_json
+from ledger.verification import Verdict, VerifyReport
 from mentorship.events import Recorded
 from mentorship.narrative import Narration, narrate, when
 from mentorship.state import RelationshipState
@@ -84,10 +86,22 @@ def parse_moment(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection): a meeting
+# note "=HYPERLINK(...)" would run when an operator opens the export.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: Any) -> Any:
+    """Participants' text as text: a leading apostrophe, which spreadsheets hide, disarms it."""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def _write_csv(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
 
 
 def _short(value: Any) -> str:
@@ -351,38 +365,118 @@ def verify_command(
     all_: Annotated[bool, typer.Option("--all", help="verify every relationship")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Check hash chains and sequence numbers; exit 1 naming the first broken event."""
+    """Check numbering, hash chains, seals and the newest signed checkpoint. Exit 6 when an
+    event was altered, 7 when events are missing, 8 when a row cannot be checked here."""
     if (relationship_id is None) == (not all_):
         fail("give a relationship id or --all (not both)")
     with open_ledger() as ledger:
+        trust = audit.trust_of(ledger, checkpoint_store())
         if relationship_id is not None:
-            reports = [audit.verify(ledger, relationship_id)]
+            reports = [audit.verify(ledger, relationship_id, trust)]
+            if (
+                reports[0].checked == 0
+                and reports[0].anchor is None
+                and not ledger.raw_rows(relationship_id)
+            ):
+                fail(
+                    f"the ledger has no events for {relationship_id!r}; check the id "
+                    "(`mentorflow list` or `mentorflow audit verify --all`)"
+                )
         else:
-            reports = audit.verify_all(ledger)
+            reports = audit.verify_all(ledger, trust)
     if not reports:
         fail("the ledger holds no relationships yet; nothing to verify")
+    log_problems = trust.log.problems if trust.log else []
     if as_json:
-        print_json(reports)
+        print_json({"relationships": reports, "checkpoints": log_problems})
     else:
-        console.print(
-            table(
-                "ledger verification",
-                ["relationship", "events intact", "result"],
-                [[r.relationship_id, r.checked, _verdict(r)] for r in reports],
-            )
+        _show_verification(reports, trust)
+    _exit_with_verdict(reports, [p.reason for p in log_problems])
+
+
+def _show_verification(reports: list[VerifyReport], trust: audit.Trust) -> None:
+    rows = [
+        [r.relationship_id, r.checked, _sealed(r, trust), _anchored(r), _verdict(r)]
+        for r in reports
+    ]
+    columns = ["relationship", "events intact", "sealed", "checkpoint", "result"]
+    console.print(table("ledger verification", columns, rows))
+    if trust.keys is None:
+        warn(
+            "seals not checked: no ledger keys here (MENTORFLOW_LEDGER_KEYS or "
+            "MENTORFLOW_LEDGER_KEYS_FILE); without them an event rewritten with every later "
+            "hash recomputed would pass"
         )
-    broken = [r for r in reports if not r.ok]
-    if broken:
-        first = broken[0]
-        more = f" (and {len(broken) - 1} more relationships)" if len(broken) > 1 else ""
-        reason = first.problem.reason if first.problem else "unknown problem"
-        fail(f"{first.relationship_id}: {reason}{more}")
+    if trust.log is not None and trust.log.count == 0:
+        warn(
+            "no checkpoints yet (MENTORFLOW_CHECKPOINT_DIR): events deleted from the tail "
+            "cannot be noticed until one is written (`mentorflow audit checkpoint`)"
+        )
+
+
+def _sealed(report: VerifyReport, trust: audit.Trust) -> str:
+    if trust.keys is None:
+        return "not checked"
+    return "yes" if report.sealed else "no (written before keys)"
+
+
+def _anchored(report: VerifyReport) -> str:
+    anchor = report.anchor
+    return f"#{anchor.checkpoint} at event {anchor.seq}" if anchor else "none"
+
+
+_EXIT_FOR = {
+    Verdict.ALTERED: ExitCode.ALTERED,
+    Verdict.MISSING: ExitCode.MISSING,
+    Verdict.UNREADABLE: ExitCode.UNREADABLE,
+}
+
+
+def _exit_with_verdict(reports: list[VerifyReport], log_problems: list[str]) -> None:
+    """One line for the worst finding, and its exit code; a broken checkpoint log is altered."""
+    broken = sorted((r for r in reports if not r.ok), key=lambda r: -r.verdict.severity)
+    if log_problems:
+        more = f" (and {len(log_problems) - 1} more)" if len(log_problems) > 1 else ""
+        fail(f"altered: checkpoint log: {log_problems[0]}{more}", ExitCode.ALTERED)
+    if not broken:
+        return
+    first = broken[0]
+    more = f" (and {len(broken) - 1} more relationships)" if len(broken) > 1 else ""
+    reason = first.problem.reason if first.problem else "unknown problem"
+    fail(
+        f"{first.verdict.value}: {first.relationship_id}: {reason}{more}", _EXIT_FOR[first.verdict]
+    )
 
 
 def _verdict(report: VerifyReport) -> str:
     if report.ok:
-        return "ok"
-    return f"BROKEN: {report.problem.reason}" if report.problem else "BROKEN"
+        return "intact"
+    lines = [f"{p.verdict.value.upper()}: {p.reason}" for p in report.findings]
+    return "\n".join(lines)
+
+
+@audit_app.command("checkpoint")
+def checkpoint_command(as_json: JsonFlag = False) -> None:
+    """Sign every relationship's head into the checkpoint store (the worker also does it
+    on a schedule and at every conclusion)."""
+    with open_ledger() as ledger:
+        if ledger.seal is None:
+            fail(
+                "checkpoints are signed with the ledger keys, and none are configured here; "
+                "set MENTORFLOW_LEDGER_KEYS (or MENTORFLOW_LEDGER_KEYS_FILE)",
+                ExitCode.REFUSED,
+            )
+        store = checkpoint_store()
+        written = store.write(ledger, ledger.seal)
+    if written is None:
+        fail("the ledger holds no relationships yet; nothing to checkpoint")
+    if as_json:
+        print_json(written)
+        return
+    console.print(
+        f"checkpoint {written.number}: {len(written.heads)} relationship head(s) signed with "
+        f"key {written.key_id}, in {store.folder}"
+    )
 
 
 # --------------------------------------------------------------------------- audit diff
@@ -548,6 +642,9 @@ _EXPORT_COLUMNS = [
     "event",
     "prev_hash",
     "hash",
+    "hashed",
+    "seal_key",
+    "seal",
 ]
 
 

@@ -7,7 +7,7 @@ import typer
 from cli.app import app
 from cli.connection import settings
 from cli.output import console, fail
-from worker.codec import CodecKeyError, codec_from, generate_key
+from worker.codec import CodecKeyError, codec_from
 from worker.codec_server import build_app, server
 
 
@@ -50,17 +50,3 @@ def codec_server(
         highlight=False,
     )
     server(web, bind_host, bind_port).run()
-
-
-@app.command("codec-key")
-def codec_key(
-    key_id: str = typer.Argument(..., help="Name of the new key, e.g. 2026-05"),
-) -> None:
-    """Print a new 256-bit key as id:base64key, to put first in MENTORFLOW_CODEC_KEYS.
-
-    Rotation: MENTORFLOW_CODEC_KEYS=NEW,OLD encrypts with NEW and still reads OLD.
-    """
-    try:
-        typer.echo(generate_key(key_id))
-    except CodecKeyError as err:
-        fail(str(err))

@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from cli.exit_codes import ExitCode
 from cli.output import fail, stop
 from client.waits import NoAnswer, ResultLate, Waited
+from worker.codec import DecryptionError, UnknownKeyError
 from worker.setting_checks import SettingsError, load_settings
 from worker.settings import Settings
 from worker.temporal import connect
@@ -57,6 +58,26 @@ def command_timeout() -> float:
     return seconds
 
 
+_TRANSPORT = (
+    ("connection refused", "nothing is listening there"),
+    ("dns error", "that host name does not resolve"),
+    ("failed to lookup", "that host name does not resolve"),
+    ("timed out", "it did not answer in time"),
+    ("certificate", "its TLS certificate was refused; check the MENTORFLOW_TLS_* settings"),
+    ("tls", "the TLS handshake failed; check the MENTORFLOW_TLS_* settings"),
+    ("unauthenticated", "it refused these credentials"),
+)
+
+
+def transport_reason(raw: str) -> str:
+    """What a gRPC transport failure means, without the Rust and tonic text it comes in."""
+    lowered = raw.lower()
+    for marker, meaning in _TRANSPORT:
+        if marker in lowered:
+            return meaning
+    return raw.split(":")[0].strip() or "no connection"
+
+
 async def client() -> Client:
     current = settings()
     seconds = command_timeout()
@@ -65,7 +86,7 @@ async def client() -> Client:
     except ValueError as err:  # e.g. a codec key that does not decode
         fail(f"bad setting: {err}")
     except (RuntimeError, TimeoutError) as err:
-        reason = str(err) or f"no answer within {seconds:g} s"
+        reason = transport_reason(str(err)) if str(err) else f"no answer within {seconds:g} s"
         fail(
             f"cannot reach Temporal at {current.temporal_address} ({reason}); start the engine "
             "with `make run` (or `mentorflow up`), or set TEMPORAL_ADDRESS",
@@ -93,6 +114,19 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
                 ExitCode.NO_ANSWER,
             )
         fail(f"Temporal refused the request: {err.message}", ExitCode.REFUSED)
+    except KeyError as err:
+        if _ENCRYPTED in str(err):
+            fail(
+                "this relationship's data is encrypted and this CLI has no codec keys; set "
+                "MENTORFLOW_CODEC_KEYS (or MENTORFLOW_CODEC_KEYS_FILE) to the worker's keys",
+                ExitCode.BAD_INPUT,
+            )
+        raise
+    except (UnknownKeyError, DecryptionError) as err:
+        fail(str(err), ExitCode.BAD_INPUT)
+
+
+_ENCRYPTED = "Unknown payload encoding binary/encrypted"
 
 
 async def _call(work: Callable[[], Awaitable[T]]) -> T:

@@ -12,3 +12,7 @@ class ExitCode(IntEnum):
     PENDING = 3  # applied; the ledger has not confirmed it yet (it will record it)
     REFUSED = 4  # the relationship or Temporal refused it (a rejection, ledger blocked)
     NO_ANSWER = 5  # nobody answered in time; not applied (Temporal may still deliver it)
+    # `audit verify`, worst first when several relationships differ:
+    ALTERED = 6  # an event is not what was recorded (content, link, seal, checkpoint)
+    MISSING = 7  # recorded events are gone (a range, or the tail a checkpoint signed)
+    UNREADABLE = 8  # a row this version or these keys cannot check: not evidence of tampering

@@ -15,6 +15,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cli.connection import settings
 from cli.output import fail, warn
+from ledger.checkpoints import CheckpointStore
+from ledger.seal import SealKeyError, SealKeys
 from ledger.store import Ledger
 
 
@@ -45,8 +47,9 @@ def open_ledger() -> Iterator[Ledger]:
             f"no ledger at {missing}; point MENTORFLOW_LEDGER_URL (or MENTORFLOW_DATA_DIR) "
             "at the one the worker writes"
         )
+    seal = seal_keys()
     try:
-        ledger = Ledger.from_url(url)
+        ledger = Ledger.from_url(url, seal)
     except (SQLAlchemyError, ValueError) as err:
         shown = parsed.render_as_string(hide_password=True)
         fail(f"cannot open the ledger {shown}: {str(err).splitlines()[0]}")
@@ -54,6 +57,18 @@ def open_ledger() -> Iterator[Ledger]:
         yield ledger
     finally:
         ledger.dispose()
+
+
+def seal_keys() -> SealKeys | None:
+    """The ledger's keys as configured here, or one line naming the setting to fix."""
+    try:
+        return settings().seal_keys()
+    except SealKeyError as err:
+        fail(str(err))
+
+
+def checkpoint_store() -> CheckpointStore:
+    return CheckpointStore(settings().resolved_checkpoint_dir)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ import typer
 import yaml
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client, WorkflowExecution, WorkflowQueryFailedError
@@ -675,6 +676,20 @@ def list_relationships(
     if as_json:
         print_json([{**vars(item), "health": health(item)} for item in found])
         return
+    console.print(_listing(found, console.width))
+
+
+# Below this many columns `list` keeps what tells relationships apart (the id names the
+# program and the pair) and leaves program, kind and people to `--json` or a wider terminal.
+_WIDE_LIST = 110
+
+
+def _listing(found: list[Listed], width: int) -> Table:
+    title = f"Relationships ({len(found)})"
+    if width < _WIDE_LIST:
+        rows = [[f.relationship_id, f.phase, _when(f.next_meeting), _health_cell(f)] for f in found]
+        narrow = ("relationship", "phase", "next meeting", "health")
+        return table(title, narrow, rows, whole=["relationship", "next meeting"])
     rows = [
         [
             f.relationship_id,
@@ -689,7 +704,7 @@ def list_relationships(
         for f in found
     ]
     columns = ("relationship", "program", "kind", "mentor", "mentee", "phase", "next meeting")
-    console.print(table(f"Relationships ({len(found)})", (*columns, "health"), rows))
+    return table(title, (*columns, "health"), rows, whole=["relationship"])
 
 
 def _unknown_attribute(err: RPCError) -> None:

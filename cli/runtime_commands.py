@@ -26,6 +26,7 @@ from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKe
 from cli import connection
 from cli.app import app
 from cli.output import console, fail
+from ledger.seal import ensure_local_keys
 from worker.main import run_worker
 from worker.settings import Settings
 from worker.temporal import connect, register_search_attributes
@@ -241,6 +242,8 @@ def up(
     """Run everything on this machine: Temporal's dev server (data in MENTORFLOW_DATA_DIR,
     default .data) and the worker, until Ctrl-C."""
     base = connection.settings()
+    if base.ledger_keys is None and ensure_local_keys(base.resolved_ledger_keys_file):
+        console.print(f"  created the ledger's seal key in {base.resolved_ledger_keys_file}")
     chosen = port or _default_port(base)
     settings = base.model_copy(update={"temporal_address": f"{ip}:{chosen}"})
     server = Server(

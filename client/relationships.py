@@ -103,10 +103,32 @@ async def _start(client: Client, request: StartRelationship, task_queue: str) ->
             ),
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            static_summary=summary_of(request),
+            static_details=details_of(request),
         )
     except WorkflowAlreadyStartedError:
         return Started(workflow_id, created=False)
     return Started(workflow_id, created=True)
+
+
+def summary_of(request: StartRelationship) -> str:
+    """What Temporal's web UI lists the workflow as: who, and in which program."""
+    return f"{request.mentor.name} mentors {request.mentee.name} ({request.program})"
+
+
+def details_of(request: StartRelationship) -> str:
+    """The workflow's detail page in Temporal's web UI (Markdown)."""
+    lines = [
+        f"**{request.kind.value.capitalize()} mentoring** in program `{request.program}`",
+        f"- mentor: {request.mentor.name} ({request.mentor.id})",
+        f"- mentee: {request.mentee.name} ({request.mentee.id})",
+        f"- operator: {request.operator.name} ({request.operator.id})",
+    ]
+    if request.topic:
+        lines.append(f"- topic: {request.topic}")
+    if request.end_date:
+        lines.append(f"- planned end: {request.end_date.isoformat()}")
+    return "\n".join(lines)
 
 
 async def _known_to_temporal(client: Client, relationship_id: str) -> bool:

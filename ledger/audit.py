@@ -22,8 +22,12 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 
-from ledger.records import recorded_events, to_recorded
-from ledger.store import Ledger, Problem, StoredEntry, VerifyReport
+from ledger.chain import chain_content
+from ledger.checkpoints import CheckpointLog, CheckpointStore
+from ledger.records import UnreadableEvent, recorded_events, to_recorded
+from ledger.seal import SealKeys
+from ledger.store import Ledger, StoredEntry
+from ledger.verification import Anchor, Problem, Verdict, VerifyReport, examine, report
 from mentorship.events import Recorded
 from mentorship.fold import mutate, replay
 from mentorship.narrative import narrate
@@ -92,47 +96,82 @@ def ledger_state(ledger: Ledger, relationship_id: str) -> RelationshipState:
 # --------------------------------------------------------------------------- verify
 
 
-def verify(ledger: Ledger, relationship_id: str) -> VerifyReport:
-    """The hash chain and numbering first; then that the intact events still fold, so a
-    ledger written by a buggy version is caught as surely as one edited by hand."""
-    report = ledger.verify(relationship_id)
-    if not report.ok:
-        return report
-    if report.checked == 0:
-        return report.model_copy(
-            update={
-                "ok": False,
-                "problem": Problem(
-                    seq=None, key=None, reason=f"the ledger has no events for {relationship_id}"
-                ),
-            }
+class Trust(BaseModel):
+    """What a verification checks against beyond the rows: the keys and the checkpoint log."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    keys: SealKeys | None = None
+    log: CheckpointLog | None = None
+
+    def anchor(self, relationship_id: str) -> Anchor | None:
+        if self.log is None or relationship_id not in self.log.newest:
+            return None
+        number, head = self.log.newest[relationship_id]
+        return Anchor(checkpoint=number, seq=head.seq, hash=head.hash, terminal=head.terminal)
+
+
+def trust_of(ledger: Ledger, store: CheckpointStore | None) -> Trust:
+    log = store.read(ledger.seal, ledger.witnessed_checkpoints()) if store else None
+    return Trust(keys=ledger.seal, log=log)
+
+
+def verify(ledger: Ledger, relationship_id: str, trust: Trust | None = None) -> VerifyReport:
+    """Numbering, links, content, seals and the newest signed head; then that the intact
+    events still fold, so a row this version cannot read is told apart from tampering."""
+    trust = trust or Trust(keys=ledger.seal)
+    rows = ledger.raw_rows(relationship_id)
+    anchor = trust.anchor(relationship_id)
+    if not rows and anchor is None:
+        missing = Problem(
+            seq=None,
+            key=None,
+            reason=f"the ledger has no events for {relationship_id}",
+            verdict=Verdict.MISSING,
         )
+        return report(relationship_id, 0, [missing])
+    found = examine(relationship_id, rows, trust.keys, anchor)
+    if not found.ok:
+        return found
     problem = _first_unfoldable(relationship_id, ledger.events(relationship_id))
     if problem is None:
-        return report
-    checked = (problem.seq or 1) - 1
-    return report.model_copy(update={"ok": False, "checked": checked, "problem": problem})
+        return found
+    return report(relationship_id, (problem.seq or 1) - 1, [problem], sealed=found.sealed)
 
 
-def verify_all(ledger: Ledger) -> list[VerifyReport]:
-    return [verify(ledger, rid) for rid in ledger.relationship_ids()]
+def verify_all(ledger: Ledger, trust: Trust | None = None) -> list[VerifyReport]:
+    trust = trust or Trust(keys=ledger.seal)
+    ids = set(ledger.relationship_ids())
+    if trust.log is not None:
+        ids |= set(trust.log.newest)  # a relationship whose every row was deleted
+    return [verify(ledger, rid, trust) for rid in sorted(ids)]
 
 
 def _first_unfoldable(relationship_id: str, entries: Iterable[StoredEntry]) -> Problem | None:
+    """A row a newer release wrote is unreadable here; one that loads but cannot have
+    happened (no such meeting, an event after the conclusion) was altered or written wrong."""
     state = RelationshipState(id=relationship_id)
     for entry in entries:
         try:
+            recorded = to_recorded(entry)
+        except UnreadableEvent as err:
+            return _unfoldable(entry, "cannot be read by this version (not tampering)", err)
+        try:
             # One working copy, mutated in place: `apply` copies the whole state per event,
             # which made verifying a 3-year relationship quadratic (over a second).
-            mutate(state, to_recorded(entry))
+            mutate(state, recorded)
         except (ValueError, KeyError, LookupError, AssertionError) as err:
-            return Problem(
-                seq=entry.seq,
-                key=entry.key,
-                reason=f"event {entry.seq} ({entry.key}) does not fold into the state "
-                f"before it: {str(err).splitlines()[0]}",
+            return _unfoldable(
+                entry, "does not fold into the state before it", err, Verdict.ALTERED
             )
     return None
+
+
+def _unfoldable(
+    entry: StoredEntry, what: str, err: Exception, verdict: Verdict = Verdict.UNREADABLE
+) -> Problem:
+    reason = f"event {entry.seq} ({entry.key}) {what}: {str(err).splitlines()[0]}"
+    return Problem(seq=entry.seq, key=entry.key, reason=reason, verdict=verdict)
 
 
 # --------------------------------------------------------------------------- live vs ledger
@@ -178,6 +217,9 @@ class ExportRow(BaseModel):
     event: dict[str, Any]
     prev_hash: str
     hash: str
+    hashed: str  # the exact text whose SHA-256, after prev_hash, is `hash`
+    seal_key: str | None
+    seal: str | None
 
 
 def export_rows(ledger: Ledger, program: str) -> list[ExportRow]:
@@ -204,6 +246,9 @@ def export_rows(ledger: Ledger, program: str) -> list[ExportRow]:
                     event=entry.payload.get("event", {}),
                     prev_hash=entry.prev_hash,
                     hash=entry.hash,
+                    hashed=chain_content(entry),
+                    seal_key=entry.seal_key,
+                    seal=entry.seal,
                 )
             )
     return rows

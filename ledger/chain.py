@@ -75,7 +75,13 @@ def _utc_text(value: datetime) -> str:
 
 def chain_hash(prev_hash: str, entry: LedgerEntry) -> str:
     """Depends on the entry and its predecessor only, so a duplicate append yields the same row."""
-    content = canonical_json(
+    return hashlib.sha256((prev_hash + chain_content(entry)).encode("utf-8")).hexdigest()
+
+
+def chain_content(entry: LedgerEntry) -> str:
+    """The exact text hashed for an entry (after its predecessor's hash). Exports carry it, so
+    a verifier in any language checks the hash without re-creating this spelling."""
+    return canonical_json(
         {
             "relationship_id": entry.relationship_id,
             "program": entry.program,
@@ -87,7 +93,6 @@ def chain_hash(prev_hash: str, entry: LedgerEntry) -> str:
             "payload": entry.payload,
         }
     )
-    return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
 
 
 def chain_head(prev_hash: str, entries: Iterable[LedgerEntry]) -> str:

@@ -36,6 +36,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
     text,
     tuple_,
@@ -53,11 +54,14 @@ from ledger.chain import (
     event_key,
     require_utc,
 )
+from ledger.seal import SealKeys, row_tag_input
+from ledger.verification import Problem, VerifyReport, walk_chain
 
 __all__ = [
     "GENESIS_HASH",
     "Delivery",
     "EventCount",
+    "Head",
     "IntegrityConflict",
     "Ledger",
     "LedgerEntry",
@@ -69,7 +73,13 @@ __all__ = [
     "event_key",
 ]
 
-DELIVERY_STATUSES = frozenset({"delivered", "failed"})
+# 'sending' is a claim (only `claim_delivery` writes it); 'delivered' is final; 'expired' means
+# the notification could no longer help when its turn came, so it was never sent.
+DELIVERY_STATUSES = frozenset({"sending", "delivered", "failed", "expired"})
+_REPORTED_STATUSES = ("delivered", "failed", "expired")
+# What `claim_delivery` answers besides 'delivered' and 'expired'.
+CLAIMED = "claimed"
+BUSY = "busy"
 # Arbitrary constant: every process migrating the same PostgreSQL database must agree on it.
 _MIGRATION_LOCK_ID = 0x6D656E746F72  # "mentor"
 _SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
@@ -84,6 +94,8 @@ class StoredEntry(LedgerEntry):
     prev_hash: str
     hash: str
     recorded_at: datetime
+    seal_key: str | None = None
+    seal: str | None = None
 
     @field_validator("recorded_at")
     @classmethod
@@ -91,25 +103,14 @@ class StoredEntry(LedgerEntry):
         return require_utc(value, "recorded_at")
 
 
-class Problem(BaseModel):
-    """The first place a chain breaks, worded for an auditor rather than a developer."""
+class Head(BaseModel):
+    """A relationship's last recorded event: its number, hash and type."""
 
     model_config = ConfigDict(frozen=True)
 
-    seq: int | None
-    key: str | None
-    reason: str
-
-
-class VerifyReport(BaseModel):
-    """`checked` counts the events found intact before the first problem (all of them if ok)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    relationship_id: str
-    ok: bool
-    checked: int
-    problem: Problem | None
+    seq: int
+    hash: str
+    type: str
 
 
 class Delivery(BaseModel):
@@ -124,6 +125,20 @@ class Delivery(BaseModel):
     detail: str
     attempts: int
     updated_at: datetime
+
+
+class DeliveryClaim(BaseModel):
+    """The answer to "may I send this now?". `claimed`: yes, and no one else may until the
+    claim is finished or its lease runs out. `delivered`, `expired`: no, and never. `busy`: not
+    now, another attempt has been sending it since `since`. `taken_over` says the claim was
+    left by a sender that died mid-send, so the message may already have arrived once."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: str
+    attempts: int = 0
+    since: datetime | None = None
+    taken_over: bool = False
 
 
 class EventCount(BaseModel):
@@ -174,6 +189,10 @@ events_table = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
+    # Migration 2: the HMAC seal of (relationship, seq, hash) and the id of its key; empty on
+    # rows written before keys were configured (a later sealed row vouches for them).
+    Column("seal_key", String(64), nullable=True),
+    Column("seal", String(64), nullable=True),
     PrimaryKeyConstraint("relationship_id", "seq", name="pk_ledger_events"),
     UniqueConstraint("key", name="uq_ledger_events_key"),
     Index("ix_ledger_events_program", "program", "relationship_id", "seq"),
@@ -199,6 +218,16 @@ schema_table = Table(
     Column("applied_at", UtcDateTime, nullable=False),
 )
 
+# Migration 2: every checkpoint written to the store outside the database, so that a store
+# rolled back to an older checkpoint shows against what the database saw written.
+checkpoints_table = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("digest", String(64), nullable=False),
+    Column("written_at", UtcDateTime, nullable=False),
+)
+
 _EV = events_table.c
 _DL = deliveries_table.c
 
@@ -209,7 +238,16 @@ def _migration_1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[events_table, deliveries_table], checkfirst=True)
 
 
-_MIGRATIONS = ((1, _migration_1),)
+def _migration_2(conn: Connection) -> None:
+    """Version 2 seals rows (HMAC columns) and witnesses checkpoints."""
+    present = {c["name"] for c in inspect(conn).get_columns("ledger_events")}
+    for name, width in (("seal_key", 64), ("seal", 64)):
+        if name not in present:
+            conn.execute(text(f"ALTER TABLE ledger_events ADD COLUMN {name} VARCHAR({width})"))
+    metadata.create_all(conn, tables=[checkpoints_table], checkfirst=True)
+
+
+_MIGRATIONS = ((1, _migration_1), (2, _migration_2))
 
 
 # --------------------------------------------------------------------------- engines
@@ -345,7 +383,10 @@ def _previous_hash(entry: LedgerEntry, links: dict[tuple[str, int], _Link]) -> s
 
 
 def _chain_rows(
-    batch: Sequence[LedgerEntry], links: dict[tuple[str, int], _Link], recorded_at: datetime
+    batch: Sequence[LedgerEntry],
+    links: dict[tuple[str, int], _Link],
+    recorded_at: datetime,
+    keys: SealKeys | None,
 ) -> list[dict[str, Any]]:
     """`batch` is sorted by (relationship, seq), so each predecessor is linked before use."""
     rows: list[dict[str, Any]] = []
@@ -359,7 +400,12 @@ def _chain_rows(
             prev_hash=prev_hash,
             hash=digest,
             recorded_at=recorded_at,
+            seal_key=None,
+            seal=None,
         )
+        if keys is not None:
+            tagged = row_tag_input(entry.relationship_id, entry.seq, digest)
+            row["seal_key"], row["seal"] = keys.sign(tagged)
         rows.append(row)
     return rows
 
@@ -390,56 +436,6 @@ def _entry_from_row(row: RowMapping) -> StoredEntry:
     return StoredEntry.model_validate(data)
 
 
-def _label(row: RowMapping) -> str:
-    return f"event {row['seq']} ({row['key']})"
-
-
-def _check_row(row: RowMapping, expected_seq: int, prev: RowMapping | None) -> Problem | None:
-    """Order matters: a missing number explains more than a broken link, which in turn
-    explains more than a content mismatch."""
-    seq, key = row["seq"], row["key"]
-    if seq != expected_seq:
-        after = f"jumps from {_label(prev)}" if prev is not None else "starts"
-        return Problem(
-            seq=expected_seq,
-            key=None,
-            reason=f"event {expected_seq} is missing: the chain {after} to {_label(row)}",
-        )
-    prev_hash = prev["hash"] if prev is not None else GENESIS_HASH
-    if row["prev_hash"] != prev_hash:
-        before = _label(prev) if prev is not None else "the start of the chain"
-        return Problem(
-            seq=seq,
-            key=key,
-            reason=f"{_label(row)} does not link to {before}: events were removed, "
-            "reordered or rewritten",
-        )
-    return _check_content(row)
-
-
-def _check_content(row: RowMapping) -> Problem | None:
-    try:
-        entry = _entry_from_row(row)
-    except ValueError as exc:
-        first_line = str(exc).splitlines()[0]
-        reason = f"{_label(row)} was altered and can no longer be read: {first_line}"
-        return Problem(seq=row["seq"], key=row["key"], reason=reason)
-    if chain_hash(row["prev_hash"], entry) != row["hash"]:
-        reason = f"{_label(row)} was altered: its hash does not match its content"
-        return Problem(seq=row["seq"], key=row["key"], reason=reason)
-    return None
-
-
-def _walk_chain(rows: Sequence[RowMapping]) -> tuple[Problem | None, int]:
-    prev: RowMapping | None = None
-    for index, row in enumerate(rows):
-        problem = _check_row(row, index + 1, prev)
-        if problem is not None:
-            return problem, index
-        prev = row
-    return None, len(rows)
-
-
 # --------------------------------------------------------------------------- the ledger
 
 
@@ -447,13 +443,15 @@ class Ledger:
     """Synchronous on purpose: activities call it from a thread, and SQLAlchemy's sync API is
     the one both drivers support fully."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, seal: SealKeys | None = None) -> None:
         self._engine = engine
+        self.seal = seal
 
     @classmethod
-    def from_url(cls, url: str) -> Ledger:
-        """Ready to use: the SQLite folder exists and the schema is current."""
-        ledger = cls(_make_engine(url))
+    def from_url(cls, url: str, seal: SealKeys | None = None) -> Ledger:
+        """Ready to use: the SQLite folder exists and the schema is current. With `seal`,
+        every appended row is sealed under its active key."""
+        ledger = cls(_make_engine(url), seal)
         ledger.migrate()
         return ledger
 
@@ -519,7 +517,7 @@ class Ledger:
             return 0
         with self._write() as conn:
             links = self._stored_links(conn, _missing_links(batch))
-            rows = _chain_rows(batch, links, datetime.now(UTC))
+            rows = _chain_rows(batch, links, datetime.now(UTC), self.seal)
             inserted = self._insert_new(conn, rows)
             self._refuse_conflicts(conn, [r for r in rows if r["key"] not in inserted])
         return len(inserted)
@@ -599,11 +597,43 @@ class Ledger:
             query = query.where(_EV.program == program)
         return [EventCount.model_validate(dict(r)) for r in self._fetch(query)]
 
+    def heads(self, relationship_ids: Sequence[str] | None = None) -> dict[str, Head]:
+        """Each relationship's last event: what a checkpoint signs."""
+        last = (
+            select(_EV.relationship_id, func.max(_EV.seq).label("seq"))
+            .group_by(_EV.relationship_id)
+            .subquery()
+        )
+        query = select(_EV.relationship_id, _EV.seq, _EV.hash, _EV.type).join(
+            last, (last.c.relationship_id == _EV.relationship_id) & (last.c.seq == _EV.seq)
+        )
+        if relationship_ids is not None:
+            query = query.where(_EV.relationship_id.in_(list(relationship_ids)))
+        return {
+            r["relationship_id"]: Head(seq=r["seq"], hash=r["hash"], type=r["type"])
+            for r in self._fetch(query)
+        }
+
+    def witness_checkpoint(self, number: int, digest: str, written_at: datetime) -> None:
+        values = {"number": number, "digest": digest, "written_at": written_at}
+        with self._write() as conn:
+            stmt = _dialect_insert(conn, checkpoints_table).values(values)
+            conn.execute(stmt.on_conflict_do_nothing())
+
+    def witnessed_checkpoints(self) -> dict[int, str]:
+        """Checkpoint number -> digest, as the database saw them written."""
+        query = select(checkpoints_table.c.number, checkpoints_table.c.digest)
+        return {r["number"]: r["digest"] for r in self._fetch(query)}
+
+    def raw_rows(self, relationship_id: str) -> list[RowMapping]:
+        """Rows as stored, unparsed, so a damaged row is a finding rather than a crash."""
+        query = select(events_table).where(_EV.relationship_id == relationship_id).order_by(_EV.seq)
+        return self._fetch(query)
+
     def verify(self, relationship_id: str) -> VerifyReport:
         """Reads raw rows rather than models so that a row too damaged to parse is reported
         as a finding instead of crashing the audit."""
-        query = select(events_table).where(_EV.relationship_id == relationship_id).order_by(_EV.seq)
-        problem, checked = _walk_chain(self._fetch(query))
+        problem, checked = walk_chain(self.raw_rows(relationship_id))
         return VerifyReport(
             relationship_id=relationship_id, ok=problem is None, checked=checked, problem=problem
         )
@@ -614,9 +644,13 @@ class Ledger:
         self, key: str, recipient: str, channel: str, status: str, detail: str = ""
     ) -> None:
         """A late 'failed' from a retry must not hide that the message already arrived, so a
-        'delivered' row is final; the condition sits inside the upsert to stay race-free."""
-        if status not in DELIVERY_STATUSES:
-            raise ValueError(f"delivery status must be 'delivered' or 'failed', not {status!r}")
+        'delivered' row is final, and an 'expired' one gives way only to 'delivered'; the
+        condition sits inside the upsert to stay race-free."""
+        if status not in _REPORTED_STATUSES:
+            raise ValueError(
+                "delivery status must be 'delivered' or 'failed' (or 'expired' for a "
+                f"notification past its expiry), not {status!r}"
+            )
         values = {
             "key": key,
             "recipient": recipient,
@@ -638,9 +672,91 @@ class Ledger:
                     "attempts": _DL.attempts + 1,
                     "updated_at": new.updated_at,
                 },
-                where=_DL.status != "delivered",
+                where=(_DL.status != "delivered")
+                & ((_DL.status != "expired") | (new.status == "delivered")),
             )
             conn.execute(stmt)
+
+    def claim_delivery(
+        self,
+        key: str,
+        recipient: str,
+        channel: str,
+        *,
+        token: str,
+        now: datetime,
+        stale_before: datetime,
+        expires_at: datetime | None = None,
+    ) -> DeliveryClaim:
+        """Take the right to send `key` to `recipient`: one live claim at a time, across every
+        worker sharing this ledger. The claim is a 'sending' row dated `now` whose detail is
+        the caller's `token`; a 'sending' row dated before `stale_before` was left by a sender
+        that died mid-send (its lease ran out) and is taken over. Past `expires_at` the row
+        becomes 'expired' instead and nothing may be sent. No schema change: `updated_at`
+        dates the claim and `detail` names its holder."""
+        now = require_utc(now, "now")
+        expired = expires_at is not None and now >= require_utc(expires_at, "expires_at")
+        gone = f"not sent: it expired at {expires_at.isoformat()}" if expires_at else ""
+        fresh = {
+            "key": key,
+            "recipient": recipient,
+            "channel": channel,
+            "status": "expired" if expired else "sending",
+            "detail": gone if expired else token,
+            "attempts": 0 if expired else 1,
+            "updated_at": now,
+        }
+        where = (_DL["key"] == key, _DL.recipient == recipient)
+        with self._write() as conn:
+            # ON CONFLICT DO NOTHING waits for a racing insert on PostgreSQL; on SQLite the
+            # write lock is held from BEGIN, so the read below cannot be overtaken either.
+            insert_new = _dialect_insert(conn, deliveries_table).values(fresh)
+            inserted = conn.execute(insert_new.on_conflict_do_nothing().returning(_DL.status))
+            if inserted.first() is not None:
+                if expired:
+                    return DeliveryClaim(state="expired", since=now)
+                return DeliveryClaim(state=CLAIMED, attempts=1, since=now)
+            query = select(_DL.status, _DL.attempts, _DL.updated_at).where(*where)
+            row = conn.execute(query.with_for_update()).mappings().one()
+            status, attempts, since = str(row["status"]), int(row["attempts"]), row["updated_at"]
+            if status in ("delivered", "expired"):
+                return DeliveryClaim(state=status, attempts=attempts, since=since)
+            if status == "sending" and since > require_utc(stale_before, "stale_before"):
+                return DeliveryClaim(state=BUSY, attempts=attempts, since=since)
+            change = deliveries_table.update().where(*where)
+            if expired:
+                conn.execute(change.values(status="expired", detail=gone, updated_at=now))
+                return DeliveryClaim(state="expired", attempts=attempts, since=now)
+            conn.execute(
+                change.values(
+                    channel=channel,
+                    status="sending",
+                    detail=token,
+                    attempts=attempts + 1,
+                    updated_at=now,
+                )
+            )
+        return DeliveryClaim(
+            state=CLAIMED, attempts=attempts + 1, since=now, taken_over=status == "sending"
+        )
+
+    def finish_delivery(
+        self, key: str, recipient: str, token: str, status: str, detail: str = ""
+    ) -> bool:
+        """End the claim `token` names. 'delivered' always lands (a late success is still a
+        success); 'failed' only while the claim is still that one, so an attempt that outlived
+        its lease never frees the claim of the attempt that took over. True if it landed."""
+        if status not in ("delivered", "failed"):
+            raise ValueError(f"a claim ends 'delivered' or 'failed', not {status!r}")
+        values = {"status": status, "detail": detail, "updated_at": datetime.now(UTC)}
+        where = [_DL["key"] == key, _DL.recipient == recipient]
+        if status == "delivered":
+            where.append(_DL.status != "delivered")
+        else:
+            where += [_DL.status == "sending", _DL.detail == token]
+        with self._write() as conn:
+            changed = conn.execute(deliveries_table.update().where(*where).values(values))
+            return bool(changed.rowcount)
 
     def delivery_status(self, key: str, recipient: str) -> str | None:
         query = select(_DL.status).where(_DL["key"] == key, _DL.recipient == recipient)

@@ -66,6 +66,7 @@ class Decider:
         ref: str,
         to: list[Role],
         invite: MeetingInvite | None = None,
+        expires_at: datetime | None = None,
         **context: Any,
     ) -> None:
         s = self.state
@@ -86,6 +87,7 @@ class Decider:
                 recipients=recipients,
                 context={**base, **context},
                 invite=invite,
+                expires_at=expires_at,
             )
         )
 

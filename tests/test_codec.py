@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -11,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import typer
 from google.protobuf.message import Message
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload
@@ -336,3 +338,46 @@ async def test_the_server_never_sees_names_emails_notes_or_feedback_in_clear_tex
 
     actors = {r.actor.role.value: r.actor.id for r in recorded_events(sealed.ledger.events(rid))}
     assert actors["mentor"] == DANA.id and actors["mentee"] == EZRA.id
+
+
+@pytest.mark.devserver
+async def test_status_without_the_keys_is_one_line_naming_the_setting(
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cli import connection
+    from cli.relationship_commands import fetch_status
+
+    async with encrypted_worker(dev_env, settings) as sealed:
+        started = await start_relationship(
+            sealed.client,
+            make_request(relationship_id=f"sealed-{uuid.uuid4().hex[:8]}"),
+            settings.task_queue,
+            await dev_env.get_current_time(),
+        )
+        target = dev_env.client.service_client.config.target_host
+        for keys, said in (
+            (None, "error: this relationship's data is encrypted and this CLI has no codec keys"),
+            (
+                generate_key("key-c"),
+                "error: payload is encrypted with key 'key-b', which is not configured here",
+            ),
+        ):
+            monkeypatch.setenv("TEMPORAL_ADDRESS", target)
+            if keys is None:
+                monkeypatch.delenv("MENTORFLOW_CODEC_KEYS", raising=False)
+            else:
+                monkeypatch.setenv("MENTORFLOW_CODEC_KEYS", keys)
+            connection.settings.cache_clear()
+
+            async def work() -> object:
+                return await fetch_status(await connection.client(), started.relationship_id)
+
+            with pytest.raises(typer.Exit) as stopped:
+                await asyncio.to_thread(connection.run, work)
+            assert stopped.value.exit_code == 1
+            err = capsys.readouterr().err.strip()
+            assert err.startswith(said) and len(err.splitlines()) == 1, err
+    connection.settings.cache_clear()

@@ -54,7 +54,7 @@ def filled_in_env() -> dict[str, str]:
     env = env_file(ROOT / ".env.example")
     for key, value in env.items():
         if value == "CHANGE-ME":
-            is_key = key == "MENTORFLOW_CODEC_KEYS"
+            is_key = key in ("MENTORFLOW_CODEC_KEYS", "MENTORFLOW_LEDGER_KEYS")
             env[key] = generate_key("2026a") if is_key else f"pw-{secrets.token_hex(8)}"
     return env
 

@@ -103,6 +103,9 @@ async def test_either_party_may_conclude_early(lifecycle: Lifecycle) -> None:
     await pair.do(c.Conclude(actor=MENTOR, reason="changing roles"))
     assert await _reflect_and_finish(pair) is Outcome.CONCLUDED_EARLY
     assert pair.sent()[("summary", "operator")] == 1
+    result = await pair.result()
+    last = pair.life.ledger.events(pair.id)[-1]
+    assert (result.events, result.head) == (last.seq, last.hash), "the final head, outside"
 
 
 async def test_a_situational_relationship_ends_at_its_end_date(lifecycle: Lifecycle) -> None:

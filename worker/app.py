@@ -12,6 +12,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.channels import ChannelsConfig, SmtpConfig, WebhookConfig
 from activities.delivery import Deliverer
 from activities.lifecycle import LifecycleActivities
+from ledger.checkpoints import CheckpointStore
 from ledger.store import Ledger
 from worker.settings import Settings
 from workflows.mentorship_workflow import MentorshipWorkflow
@@ -57,7 +58,8 @@ def channels_config(settings: Settings) -> ChannelsConfig:
 
 def lifecycle_activities(settings: Settings, ledger: Ledger) -> LifecycleActivities:
     deliverer = Deliverer(channels_config(settings), ledger)
-    return LifecycleActivities(ledger, deliverer)
+    checkpoints = CheckpointStore(settings.resolved_checkpoint_dir)
+    return LifecycleActivities(ledger, deliverer, checkpoints=checkpoints)
 
 
 def build_worker(

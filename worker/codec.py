@@ -9,10 +9,7 @@ keys stay listed. Key material is held in memory only, never logged, never echoe
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +20,12 @@ from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
+from ledger.keys import BadKeys, new_entry, parse_entries, read_secret_file
 from worker.settings import Settings
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12  # 96 bits, random per payload: GCM's recommended nonce size
-KEY_BYTES = (16, 24, 32)
-_KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 KEYS_VARIABLE = "MENTORFLOW_CODEC_KEYS"
 
 
@@ -74,52 +70,20 @@ class KeyRing:
     @classmethod
     def parse(cls, spec: str, active: str | None = None, source: str = KEYS_VARIABLE) -> KeyRing:
         """Read `id:base64key` entries separated by commas or lines; `#` starts a comment."""
-        keys: dict[str, AESGCM] = {}
-        entries = [e.strip() for line in spec.splitlines() for e in line.split("#")[0].split(",")]
-        for number, entry in enumerate((e for e in entries if e), start=1):
-            key_id, key = _parse_entry(entry, number, source)
-            if key_id in keys:
-                raise CodecKeyError(f"{source}: key id '{key_id}' is listed twice; ids are unique")
-            keys[key_id] = AESGCM(key)
-        if not keys:
-            raise CodecKeyError(
-                f"{source} lists no keys; give at least one as id:base64key "
-                "(`mentorflow codec-key` prints a new one)"
-            )
+        try:
+            raw = parse_entries(spec, source, "mentorflow codec-key")
+        except BadKeys as err:
+            raise CodecKeyError(str(err)) from None
+        keys = {key_id: AESGCM(key) for key_id, key in raw.items()}
         return cls(active=active or next(iter(keys)), keys=keys)
-
-
-def _parse_entry(entry: str, number: int, source: str) -> tuple[str, bytes]:
-    where = f"{source} entry {number}"
-    key_id, sep, encoded = entry.partition(":")
-    key_id = key_id.strip()
-    if not sep:
-        raise CodecKeyError(f"{where} has no ':'; write each key as id:base64key")
-    if not _KEY_ID_PATTERN.match(key_id):
-        # not echoed: a swapped entry (key:id) would put the key here
-        raise CodecKeyError(
-            f"{where}: the key id (before ':') must be 1-64 letters, digits, '.', '_' or '-'; "
-            "write each key as id:base64key"
-        )
-    try:
-        key = base64.b64decode(encoded.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise CodecKeyError(
-            f"{where} (key '{key_id}') is not valid base64; `mentorflow codec-key` prints one"
-        ) from None
-    if len(key) not in KEY_BYTES:
-        raise CodecKeyError(
-            f"{where} (key '{key_id}') decodes to {len(key)} bytes; AES needs 16, 24 or 32 "
-            "(32 recommended)"
-        )
-    return key_id, key
 
 
 def generate_key(key_id: str) -> str:
     """A fresh 256-bit key as an `id:base64key` entry."""
-    if not _KEY_ID_PATTERN.match(key_id):
-        raise CodecKeyError(f"key id '{key_id}' must be 1-64 letters, digits, '.', '_' or '-'")
-    return f"{key_id}:{base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}"
+    try:
+        return new_entry(key_id)
+    except BadKeys as err:
+        raise CodecKeyError(str(err)) from None
 
 
 class EncryptionCodec(PayloadCodec):
@@ -192,12 +156,9 @@ def keyring_from(settings: Settings) -> KeyRing | None:
 
 def _read_secret_file(path: Path) -> SecretStr:
     try:
-        return SecretStr(path.read_text())
-    except OSError as err:
-        raise CodecKeyError(
-            f"MENTORFLOW_CODEC_KEYS_FILE: cannot read {path} ({err.strerror}); "
-            "check the path and its permissions"
-        ) from None
+        return SecretStr(read_secret_file(path, "MENTORFLOW_CODEC_KEYS_FILE"))
+    except BadKeys as err:
+        raise CodecKeyError(str(err)) from None
 
 
 def codec_from(settings: Settings) -> EncryptionCodec | None:

@@ -9,13 +9,16 @@ worker, instead of being cut off and sent again, later, by another.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Sequence
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client, Interceptor
 from temporalio.service import RPCError, RPCStatusCode
 
+from ledger.checkpoints import CheckpointStore
 from ledger.store import Ledger
 from worker.app import build_worker, lifecycle_activities
 from worker.observability import configure_logging, tracing, use_runtime
@@ -75,20 +78,47 @@ def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
 
 
 async def _serve(client: Client, settings: Settings, stop: asyncio.Event) -> None:
-    ledger = Ledger.from_url(settings.resolved_ledger_url)
+    ledger = Ledger.from_url(settings.resolved_ledger_url, settings.seal_keys())
+    signing = asyncio.create_task(_checkpoints(ledger, settings, stop))
+    activities = lifecycle_activities(settings, ledger)
     try:
-        worker = build_worker(client, settings, lifecycle_activities(settings, ledger))
+        worker = build_worker(client, settings, activities)
         async with worker:
             log.info(
                 "worker running",
                 task_queue=settings.task_queue,
                 namespace=settings.namespace,
                 temporal=settings.temporal_address,
+                sealed=ledger.seal is not None,
             )
             await stop.wait()
             log.info("worker draining", task_queue=settings.task_queue)
+        # Sends that outlived their first attempt finish and are recorded before exit, or
+        # another worker would resend them once their lease runs out.
+        await activities.drain()
     finally:
+        signing.cancel()
         ledger.dispose()
+
+
+async def _checkpoints(ledger: Ledger, settings: Settings, stop: asyncio.Event) -> None:
+    """Sign every head at start and then on a schedule, while the worker runs."""
+    keys = ledger.seal
+    if keys is None:
+        log.warning("ledger not sealed: no MENTORFLOW_LEDGER_KEYS, so no checkpoints either")
+        return
+    store = CheckpointStore(settings.resolved_checkpoint_dir)
+    every = settings.checkpoint_every_minutes * 60
+    while not stop.is_set():
+        try:
+            written = await asyncio.to_thread(store.write, ledger, keys)
+        except (OSError, SQLAlchemyError) as err:  # the next round tries again
+            log.warning("checkpoint not written", error=str(err))
+        else:
+            if written is not None:
+                log.info("checkpoint written", number=written.number, heads=len(written.heads))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
 
 
 async def _connect(settings: Settings, interceptors: Sequence[Interceptor]) -> Client:

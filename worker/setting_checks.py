@@ -109,8 +109,8 @@ def _describe(problem: Any) -> str:
 
 def check_settings(settings: Settings) -> None:
     """What a running worker needs beyond well-typed values: files that exist, a ledger URL
-    it can use, channels that can send, codec keys that parse, tracing it can export."""
-    for check in (_tls_files, _ledger_url, _data_dir, _channels, _codec, _tracing):
+    it can use, channels that can send, codec and ledger keys that parse, tracing it can export."""
+    for check in (_tls_files, _ledger_url, _data_dir, _channels, _codec, _seal, _tracing):
         check(settings)
 
 
@@ -196,6 +196,13 @@ def _codec(settings: Settings) -> None:
     try:
         codec_from(settings)
     except (ValueError, OSError) as err:  # CodecKeyError is a ValueError; it names the variable
+        raise SettingsError(str(err)) from None
+
+
+def _seal(settings: Settings) -> None:
+    try:
+        settings.seal_keys()
+    except ValueError as err:  # SealKeyError names the variable, never the key
         raise SettingsError(str(err)) from None
 
 

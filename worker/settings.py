@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.seal import SealKeys, seal_keys_from
+
 
 class Settings(BaseSettings):
     # An empty variable means "not set": compose files pass optional ones as ${VAR:-}.
@@ -56,6 +58,17 @@ class Settings(BaseSettings):
     codec_port: int = Field(default=8081, ge=1, le=65535)
     codec_cors_origin: str | None = "http://localhost:8233"
 
+    # The ledger's seal: "id:base64key" HMAC keys like the codec's (first or
+    # ledger_active_key seals, all check). Without them rows are chained but not sealed; the
+    # embedded runtime creates <data_dir>/ledger.keys on first start.
+    ledger_keys: SecretStr | None = None
+    ledger_keys_file: Path | None = None
+    ledger_active_key: str | None = None
+    # Signed checkpoints of every relationship's head, outside the database (append-only
+    # storage in production), every `checkpoint_every_minutes` and at every conclusion.
+    checkpoint_dir: Path | None = None
+    checkpoint_every_minutes: float = Field(default=60.0, gt=0, le=7 * 24 * 60)
+
     max_concurrent_activities: int = Field(default=100, ge=1, le=10_000)
     max_concurrent_workflow_tasks: int = Field(default=100, ge=1, le=10_000)
     max_cached_workflows: int = Field(default=10_000, ge=0, le=1_000_000)
@@ -79,6 +92,22 @@ class Settings(BaseSettings):
     @property
     def resolved_ledger_url(self) -> str:
         return self.ledger_url or f"sqlite:///{(self.data_dir / 'ledger.db').resolve()}"
+
+    @property
+    def resolved_ledger_keys_file(self) -> Path:
+        return self.ledger_keys_file or self.data_dir / "ledger.keys"
+
+    @property
+    def resolved_checkpoint_dir(self) -> Path:
+        return self.checkpoint_dir or self.data_dir / "checkpoints"
+
+    def seal_keys(self) -> SealKeys | None:
+        """The ledger's keys, or None when none are configured (nor created here)."""
+        if self.ledger_keys is not None:
+            spec, keys_file = self.ledger_keys.get_secret_value(), self.ledger_keys_file
+        else:
+            spec, keys_file = None, self.resolved_ledger_keys_file
+        return seal_keys_from(spec, keys_file, self.ledger_active_key)
 
     @property
     def resolved_outbox(self) -> Path:

@@ -44,6 +44,32 @@ UPDATES: dict[type[c.Command], str] = {
 }
 
 
+# What each update does, for Temporal's UI and `mentorflow schema` (the shapes are the models').
+DESCRIPTIONS: dict[str, str] = {
+    "submit_goals": "The mentee states learning objectives, challenges, proposed cadence, format.",
+    "submit_commitment": "The mentor states capacity, availability (and a weekly window), "
+    "expertise, communication and boundaries.",
+    "confirm_agreement": "Mentor or mentee confirms the agreement; omitted terms stay as proposed.",
+    "submit_agenda": "The mentee's agenda for a scheduled meeting.",
+    "log_meeting": "Either party logs a held meeting: notes, action items, wins.",
+    "reschedule_meeting": "Either party moves a scheduled meeting, with a reason.",
+    "report_progress": "Either party reports on an action item (in_progress, done, blocked).",
+    "give_mentor_feedback": "The mentor's feedback: strengths and areas with a concrete next step.",
+    "give_mentee_feedback": "The mentee's feedback to the mentor: what helps, what to change.",
+    "request_review": "Anyone in the relationship asks for a review now.",
+    "submit_review": "One side's review: effectiveness, progress per objective, a decision.",
+    "conclude": "Either party or the operator begins a graceful conclusion.",
+    "submit_reflection": "A closing reflection: highlights, wins, goals met, next steps.",
+    "pause": "The operator holds every timer until resumed.",
+    "resume": "The operator resumes; pending deadlines move by the pause.",
+    "extend_end_date": "The operator moves the planned end date later.",
+    "change_cadence": "The operator changes how often the pair meets.",
+    "cancel": "The operator ends the relationship now, recorded as cancelled.",
+    "repair_ledger": "The operator says the ledger's cause is fixed; record what was waiting.",
+}
+STATUS_DESCRIPTION = "The relationship at a glance: state, what it waits for, next deadline."
+
+
 class RelationshipInput(BaseModel):
     """Start input, and the whole carried state after a continue-as-new.
 
@@ -113,3 +139,6 @@ class RelationshipResult(BaseModel):
     outcome: Outcome
     summary: Summary | None
     events: int
+    # The ledger's hash after the last event (None for runs recorded before v0.2): a copy of
+    # the head outside the ledger, in Temporal's history, for auditors to compare.
+    head: str | None = None

@@ -27,15 +27,17 @@ with workflow.unsafe.imports_passed_through():
     from mentorship.participants import Role
     from mentorship.revisions import Revision, Rules
     from mentorship.state import RelationshipState
-    from mentorship.timers import next_deadline, tick
+    from mentorship.timers import next_deadline, next_wake, tick
     from mentorship.waiting import waiting_for
     from workflows import search_attributes as sa
     from workflows.contract import (
+        DESCRIPTIONS,
         LEDGER_INTEGRITY_ERROR,
         RECORD_EVENTS,
         RECORDING_WAIT_SECONDS,
         REPAIR_LEDGER,
         SEND_NOTIFICATION,
+        STATUS_DESCRIPTION,
         UPDATES,
         BatchResult,
         EventBatch,
@@ -87,9 +89,21 @@ def _action(command: type[c.Command]) -> Any:
     handler.__name__ = name
     handler.__annotations__ = {"cmd": command, "return": UpdateResult}
     validator.__annotations__ = {"cmd": command, "return": None}
-    update = workflow.update(name=name)(handler)
+    update = workflow.update(name=name, description=DESCRIPTIONS[name])(handler)
     update.validator(validator)
     return update
+
+
+def _write_summary(batch: EventBatch) -> str:
+    """What Temporal's UI shows for a ledger write: "record 3 events, notify mentor, mentee"."""
+    said = f"record {len(batch.events)} event{'s' if len(batch.events) != 1 else ''}"
+    roles = sorted({r.role.value for n in batch.notifications for r in n.recipients})
+    return f"{said}, notify {', '.join(roles)}" if roles else said
+
+
+def _send_summary(notification: Notification) -> str:
+    roles = ", ".join(r.role.value for r in notification.recipients)
+    return f"send {notification.kind.value.replace('_', ' ')} to {roles} (retrying)"
 
 
 @workflow.defn
@@ -147,11 +161,12 @@ class MentorshipWorkflow:
             outcome=self._state.outcome,
             summary=self._state.conclusion.summary if self._state.conclusion else None,
             events=self._state.seq,
+            head=self._head,
         )
 
     # Queries
 
-    @workflow.query
+    @workflow.query(description=STATUS_DESCRIPTION)
     def status(self) -> StatusView:
         return StatusView(
             state=self._state,
@@ -186,7 +201,7 @@ class MentorshipWorkflow:
     change_cadence = _action(c.ChangeCadence)
     cancel = _action(c.Cancel)
 
-    @workflow.update(name=REPAIR_LEDGER)
+    @workflow.update(name=REPAIR_LEDGER, description=DESCRIPTIONS[REPAIR_LEDGER])
     async def repair_ledger(self, cmd: RepairLedger) -> UpdateResult:
         """The operator fixed what the ledger refused: retry the events that wait."""
         log("ledger repair", actor=str(cmd.actor), note=cmd.note, pending=len(self._pending))
@@ -272,13 +287,14 @@ class MentorshipWorkflow:
         """Wait for the next deadline or for a handler to change something."""
         self._wake = False
         now = workflow.now()
-        deadline = next_deadline(self._state, now, self._rules)
+        due = next_wake(self._state, now, self._rules)
+        deadline, why = due if due else (None, None)
         if deadline is not None and deadline <= now:
             return
-        self._arm(deadline, now)
+        self._arm(deadline, now, why)
         await workflow.wait_condition(lambda: self._wake or self._alarm_rang())
 
-    def _arm(self, deadline: datetime | None, now: datetime) -> None:
+    def _arm(self, deadline: datetime | None, now: datetime, why: str | None = None) -> None:
         """Keep one durable timer, replaced only when the deadline moves.
 
         Most updates leave the next deadline where it was; cancelling and restarting the timer
@@ -289,7 +305,7 @@ class MentorshipWorkflow:
         self._disarm()
         self._armed_for = deadline
         if deadline is not None:
-            self._alarm = asyncio.create_task(workflow.sleep(deadline - now))
+            self._alarm = asyncio.create_task(workflow.sleep(deadline - now, summary=why))
 
     def _disarm(self) -> None:
         if self._alarm is not None and not self._alarm.done():
@@ -412,6 +428,7 @@ class MentorshipWorkflow:
             RECORD_EVENTS,
             batch,
             result_type=BatchResult,
+            summary=_write_summary(batch),
             # A write plus first delivery attempts capped at a few seconds: a worker lost
             # mid-write is noticed quickly and the batch retried elsewhere.
             start_to_close_timeout=timedelta(seconds=20),
@@ -482,6 +499,7 @@ class MentorshipWorkflow:
             await workflow.execute_activity(
                 SEND_NOTIFICATION,
                 notification,
+                summary=_send_summary(notification),
                 start_to_close_timeout=timedelta(seconds=45),
                 schedule_to_close_timeout=timedelta(days=3),
                 retry_policy=NOTIFY_RETRY,
