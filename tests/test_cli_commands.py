@@ -645,7 +645,7 @@ async def test_a_formula_typed_into_a_meeting_note_is_text_in_every_csv_export(c
     logged = next(json.loads(c) for c in cells if '"MeetingLogged"' in c)
     assert logged["notes"] == formula, "inside the JSON cell the note is exact"
 
-    as_of = (await cli.ok("history", rid, "--as-of", iso(datetime.now(UTC)), "--format", "csv"))
+    as_of = await cli.ok("history", rid, "--as-of", iso(datetime.now(UTC)), "--format", "csv")
     fields = dict(csv.reader(io.StringIO(as_of.stdout)))
     assert fields["mentor"] == "'=1+2 Alice", "a name typed as a formula stays text"
     assert not [c for c in fields.values() if c.startswith(("=", "+", "-", "@"))]
