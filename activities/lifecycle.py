@@ -17,9 +17,10 @@ from temporalio.exceptions import ApplicationError
 from activities.channels import PermanentDeliveryError, TemporaryDeliveryError
 from activities.delivery import Deliverer
 from ledger.chain import LedgerEntry
-from ledger.checkpoints import TERMINAL_TYPES, CheckpointStore
+from ledger.checkpoints import CheckpointStore
 from ledger.records import to_entry
 from ledger.store import IntegrityConflict, Ledger
+from ledger.verification import TERMINAL_TYPES
 from mentorship.notifications import Notification
 from workflows.contract import (
     LEDGER_INTEGRITY_ERROR,

@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ledger.chain import GENESIS_HASH
 from ledger.seal import SealKeyError, SealKeys
 from ledger.store import Head, Ledger
+from ledger.verification import TERMINAL_TYPES
 
-TERMINAL_TYPES = frozenset({"Concluded"})
 _NAME = re.compile(r"^checkpoint-(\d{8})\.json$")
 
 
