@@ -22,6 +22,7 @@ from bench import (
     cli_speed,
     lifecycle_cost,
     memory,
+    read_model,
     scaling,
     throughput,
 )
@@ -36,6 +37,7 @@ NAMES = (
     scaling.NAME,
     carried_state.NAME,
     cli_speed.NAME,
+    read_model.NAME,
 )
 
 cli = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -87,6 +89,8 @@ class Runner:
             return [carried_state.run(self.bench)]
         if name == cli_speed.NAME:
             return [await cli_speed.run(self.bench)]
+        if name == read_model.NAME:
+            return [await read_model.run(self.bench)]
         raise KeyError(name)
 
     async def all(self) -> list[Report]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -30,7 +31,7 @@ from cli.ledger_access import checkpoint_store, open_ledger
 from cli.output import console, errors, fail, print_json, table, warn
 from client.relationships import status
 from client.waits import NoAnswer, Waited, within
-from ledger import audit
+from ledger import audit, summaries
 from ledger.store import Ledger, canonical_json
 from ledger.verification import Verdict, VerifyReport
 from mentorship.events import Recorded
@@ -527,12 +528,9 @@ class _Comparison:
 
 
 def _open_relationships(ledger: Ledger) -> list[str]:
-    open_ids = []
-    for rid in ledger.relationship_ids():
-        events = ledger.events(rid)
-        if events and events[-1].type != "Concluded":
-            open_ids.append(rid)
-    return open_ids
+    """From the summary read model: one indexed read, however long the histories."""
+    found = summaries.find(ledger.engine, summaries.Filters(open_only=True))
+    return [s.relationship_id for s in found]
 
 
 async def _compare_all(ledger: Ledger, ids: list[str]) -> list[_Comparison]:
@@ -587,6 +585,34 @@ def _print_diffs(results: list[_Comparison], as_json: bool) -> None:
                     [[d.field, _short(d.live), _short(d.ledger)] for d in r.differences],
                 )
             )
+
+
+# --------------------------------------------------------------------------- audit rebuild
+
+
+@audit_app.command("rebuild")
+def rebuild_command(as_json: JsonFlag = False) -> None:
+    """Fold every relationship's summary (what list, report and diff --all read) again from
+    its events. Safe while workers run: each chunk of relationships is one transaction."""
+    with open_ledger() as ledger:
+        total = len(summaries.recorded_ids_of(ledger.engine))
+        with Progress(
+            TextColumn("folding summaries"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=errors,
+            transient=True,
+            disable=as_json,
+        ) as progress:
+            task = progress.add_task("rebuild", total=total)
+            written = ledger.rebuild_summaries(lambda n: progress.advance(task, n))
+        problems = summaries.find(ledger.engine, summaries.Filters(with_problem=True))
+    if as_json:
+        print_json({"rebuilt": written, "problems": [p.model_dump(mode="json") for p in problems]})
+    else:
+        console.print(f"rebuilt {written} relationship summaries from the ledger's events")
+        for p in problems:
+            warn(f"{p.relationship_id}: stops at event {p.last_seq}: {p.problem}")
 
 
 # --------------------------------------------------------------------------- audit export

@@ -9,18 +9,16 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
 from typing import TypeVar
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from cli.config import settings as settings  # re-exported: most commands want both
 from cli.exit_codes import ExitCode
 from cli.output import fail, stop
 from client.waits import NoAnswer, ResultLate, Waited
 from worker.codec import DecryptionError, UnknownKeyError
-from worker.setting_checks import SettingsError, load_settings
-from worker.settings import Settings
 from worker.temporal import connect
 
 T = TypeVar("T")
@@ -30,15 +28,6 @@ DEFAULT_TIMEOUT = 30.0
 _MAX_TIMEOUT = 3600.0
 _UNREACHABLE = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
 _START_ENGINE = "`mentorflow up` or `mentorflow worker`"
-
-
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    """Settings from the environment; a bad one stops the command naming the variable."""
-    try:
-        return load_settings()
-    except SettingsError as err:
-        fail(str(err))
 
 
 def command_timeout() -> float:

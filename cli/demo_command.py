@@ -39,10 +39,11 @@ from cli import connection
 from cli.action_commands import rejection
 from cli.app import app
 from cli.output import console, fail, print_json, table
-from cli.report_commands import ledger_report, show_reports
+from cli.report_commands import show_reports
 from client.relationships import act, handle, start_relationship
 from client.relationships import status as query_status
 from client.waits import NoAnswer, ResultLate
+from ledger.outcomes import program_reports
 from ledger.store import Ledger
 from mentorship import commands as c
 from mentorship.cadence import Cadence, CadenceKind, MeetingFormat
@@ -692,7 +693,7 @@ def demo(
     connection.run(lambda: run_demo(run))
     settings = connection.settings()
     with Ledger.from_url(settings.resolved_ledger_url) as ledger:
-        reports = ledger_report(ledger, program)
+        reports = program_reports(ledger.engine, program)
     outcomes = {w.label: (w.relationship_id, w.state.outcome if w.state else None) for w in people}
     if as_json:
         print_json(

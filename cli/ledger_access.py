@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from cli.connection import settings
+from cli.config import settings
 from cli.output import fail, warn
 from ledger.checkpoints import CheckpointStore
 from ledger.seal import SealKeyError, SealKeys

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,32 +20,22 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import (
-    Column,
-    DateTime,
     Engine,
-    Index,
-    Integer,
-    MetaData,
-    PrimaryKeyConstraint,
     Select,
-    String,
     Table,
-    Text,
-    UniqueConstraint,
     create_engine,
+    delete,
     event,
     func,
-    insert,
-    inspect,
     select,
     text,
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Connection, Dialect, RowMapping, make_url
+from sqlalchemy.engine import URL, Connection, RowMapping, make_url
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.types import TypeDecorator
 
+from ledger import schema, summaries
 from ledger.chain import (
     GENESIS_HASH,
     LedgerEntry,
@@ -55,6 +45,12 @@ from ledger.chain import (
     require_utc,
 )
 from ledger.seal import SealKeys, row_tag_input
+from ledger.tables import (
+    checkpoints_table,
+    deliveries_table,
+    events_table,
+    refusals_table,
+)
 from ledger.verification import Problem, VerifyReport, walk_chain
 
 __all__ = [
@@ -113,6 +109,17 @@ class Head(BaseModel):
     type: str
 
 
+class Refusal(BaseModel):
+    """Why the ledger refused a relationship's events, and since when: it is blocked."""
+
+    model_config = ConfigDict(frozen=True)
+
+    relationship_id: str
+    program: str
+    since: datetime
+    reason: str
+
+
 class Delivery(BaseModel):
     """Whether a notification reached a recipient, so retries skip what already arrived."""
 
@@ -154,100 +161,9 @@ class EventCount(BaseModel):
 # --------------------------------------------------------------------------- schema
 
 
-class UtcDateTime(TypeDecorator[datetime]):
-    """SQLite forgets time zones; storing naive UTC there and aware UTC in PostgreSQL makes
-    both backends hand back the same aware UTC value."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        utc = require_utc(value, "timestamp")
-        return utc if dialect.name == "postgresql" else utc.replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-metadata = MetaData()
-
-events_table = Table(
-    "ledger_events",
-    metadata,
-    Column("relationship_id", String, nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("program", String, nullable=False),
-    Column("key", String, nullable=False),
-    Column("type", String, nullable=False),
-    Column("actor", String, nullable=False),
-    Column("occurred_at", UtcDateTime, nullable=False),
-    Column("payload", Text, nullable=False),
-    Column("prev_hash", String(64), nullable=False),
-    Column("hash", String(64), nullable=False),
-    Column("recorded_at", UtcDateTime, nullable=False),
-    # Migration 2: the HMAC seal of (relationship, seq, hash) and the id of its key; empty on
-    # rows written before keys were configured (a later sealed row vouches for them).
-    Column("seal_key", String(64), nullable=True),
-    Column("seal", String(64), nullable=True),
-    PrimaryKeyConstraint("relationship_id", "seq", name="pk_ledger_events"),
-    UniqueConstraint("key", name="uq_ledger_events_key"),
-    Index("ix_ledger_events_program", "program", "relationship_id", "seq"),
-)
-
-deliveries_table = Table(
-    "ledger_deliveries",
-    metadata,
-    Column("key", String, nullable=False),
-    Column("recipient", String, nullable=False),
-    Column("channel", String, nullable=False),
-    Column("status", String, nullable=False),
-    Column("detail", Text, nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-    PrimaryKeyConstraint("key", "recipient", name="pk_ledger_deliveries"),
-)
-
-schema_table = Table(
-    "ledger_schema_version",
-    MetaData(),
-    Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("applied_at", UtcDateTime, nullable=False),
-)
-
-# Migration 2: every checkpoint written to the store outside the database, so that a store
-# rolled back to an older checkpoint shows against what the database saw written.
-checkpoints_table = Table(
-    "ledger_checkpoints",
-    metadata,
-    Column("number", Integer, primary_key=True, autoincrement=False),
-    Column("digest", String(64), nullable=False),
-    Column("written_at", UtcDateTime, nullable=False),
-)
-
 _EV = events_table.c
+_RF = refusals_table.c
 _DL = deliveries_table.c
-
-
-def _migration_1(conn: Connection) -> None:
-    """Version 1 creates the tables as first shipped. Later changes get their own step (ALTER
-    ...), never an edit of the Table objects above without a new migration."""
-    metadata.create_all(conn, tables=[events_table, deliveries_table], checkfirst=True)
-
-
-def _migration_2(conn: Connection) -> None:
-    """Version 2 seals rows (HMAC columns) and witnesses checkpoints."""
-    present = {c["name"] for c in inspect(conn).get_columns("ledger_events")}
-    for name, width in (("seal_key", 64), ("seal", 64)):
-        if name not in present:
-            conn.execute(text(f"ALTER TABLE ledger_events ADD COLUMN {name} VARCHAR({width})"))
-    metadata.create_all(conn, tables=[checkpoints_table], checkfirst=True)
-
-
-_MIGRATIONS = ((1, _migration_1), (2, _migration_2))
 
 
 # --------------------------------------------------------------------------- engines
@@ -489,22 +405,18 @@ class Ledger:
 
     def migrate(self) -> None:
         """Several workers may start at once; the lock (advisory on PostgreSQL, the write lock
-        on SQLite) makes the second one find the work done."""
+        on SQLite) makes the second one find the work done. A current database costs one read."""
+        if self.schema_revision() == schema.HEAD:
+            return
         with self._write() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
-            schema_table.create(conn, checkfirst=True)
-            done = set(conn.execute(select(schema_table.c.version)).scalars())
-            for version, step in _MIGRATIONS:
-                if version not in done:
-                    step(conn)
-                    stamp = {"version": version, "applied_at": datetime.now(UTC)}
-                    conn.execute(insert(schema_table).values(stamp))
+            schema.upgrade(conn)
 
-    def schema_version(self) -> int:
+    def schema_revision(self) -> str | None:
+        """The Alembic revision the database stands at; None before the first migration."""
         with self._engine.connect() as conn:
-            version = conn.execute(select(func.max(schema_table.c.version))).scalar()
-        return int(version or 0)
+            return schema.current_revision(conn)
 
     # ----------------------------------------------------------------- events
 
@@ -515,12 +427,46 @@ class Ledger:
         batch = _unique_batch(entries)
         if not batch:
             return 0
-        with self._write() as conn:
-            links = self._stored_links(conn, _missing_links(batch))
-            rows = _chain_rows(batch, links, datetime.now(UTC), self.seal)
-            inserted = self._insert_new(conn, rows)
-            self._refuse_conflicts(conn, [r for r in rows if r["key"] not in inserted])
+        try:
+            with self._write() as conn:
+                links = self._stored_links(conn, _missing_links(batch))
+                rows = _chain_rows(batch, links, datetime.now(UTC), self.seal)
+                inserted = self._insert_new(conn, rows)
+                self._refuse_conflicts(conn, [r for r in rows if r["key"] not in inserted])
+                summaries.advance(conn, [r for r in rows if r["key"] in inserted])
+                ids = sorted({e.relationship_id for e in batch})
+                conn.execute(delete(refusals_table).where(_RF.relationship_id.in_(ids)))
+        except IntegrityConflict as err:
+            self._note_refusal(batch, str(err))
+            raise
         return len(inserted)
+
+    def _note_refusal(self, batch: Sequence[LedgerEntry], reason: str) -> None:
+        """In its own transaction, since the refused one rolled back; the first refusal's
+        moment stays, so `since` says how long the relationship has been stuck."""
+        values = {e.relationship_id: e.program for e in batch}
+        rows = [
+            {
+                "relationship_id": rid,
+                "program": program,
+                "since": datetime.now(UTC),
+                "reason": reason,
+            }
+            for rid, program in values.items()
+        ]
+        with self._write() as conn:
+            stmt = _dialect_insert(conn, refusals_table)
+            update = {"reason": stmt.excluded.reason}
+            conn.execute(
+                stmt.on_conflict_do_update(index_elements=["relationship_id"], set_=update), rows
+            )
+
+    def refusals(self) -> dict[str, Refusal]:
+        """Relationships whose last append the ledger refused, by id."""
+        return {
+            r["relationship_id"]: Refusal.model_validate(dict(r))
+            for r in self._fetch(select(refusals_table))
+        }
 
     def _stored_links(
         self, conn: Connection, slots: Sequence[tuple[str, int]]
@@ -613,6 +559,18 @@ class Ledger:
             r["relationship_id"]: Head(seq=r["seq"], hash=r["hash"], type=r["type"])
             for r in self._fetch(query)
         }
+
+    def rebuild_summaries(self, progress: Callable[[int], None] | None = None) -> int:
+        """Fold every relationship again from its events, a chunk per transaction so workers
+        appending meanwhile wait a moment at most; each chunk reads its events afresh."""
+        ids = summaries.recorded_ids_of(self._engine)
+        written = 0
+        for chunk in summaries.chunks(ids):
+            with self._write() as conn:
+                written += summaries.rebuild_relationships(conn, chunk)
+            if progress is not None:
+                progress(len(chunk))
+        return written
 
     def witness_checkpoint(self, number: int, digest: str, written_at: datetime) -> None:
         values = {"number": number, "digest": digest, "written_at": written_at}

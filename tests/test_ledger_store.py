@@ -486,52 +486,6 @@ def test_an_unknown_delivery_status_is_refused(ledger: Ledger) -> None:
 # --------------------------------------------------------------------------- schema
 
 
-def test_migrating_again_is_harmless(ledger_url: str, ledger: Ledger) -> None:
-    ledger.append(history("r1", 3))
-    ledger.record_delivery("r1:000001", "mentor:alice", "smtp", "delivered")
-
-    ledger.migrate()
-    ledger.migrate()
-    with Ledger.from_url(ledger_url) as reopened:
-        assert reopened.schema_version() == 2
-        assert [e.seq for e in reopened.events("r1")] == [1, 2, 3]
-        assert reopened.delivery_status("r1:000001", "mentor:alice") == "delivered"
-    assert sql(ledger, "SELECT version FROM ledger_schema_version ORDER BY version") == [
-        (1,),
-        (2,),
-    ]
-
-
-def test_a_v0_2_ledger_gains_the_seal_columns_and_keeps_its_rows(
-    ledger_url: str, ledger: Ledger
-) -> None:
-    ledger.append(history("r1", 3))
-    with ledger.engine.begin() as conn:  # back to the shape v0.2 wrote
-        conn.execute(text("ALTER TABLE ledger_events DROP COLUMN seal_key"))
-        conn.execute(text("ALTER TABLE ledger_events DROP COLUMN seal"))
-        conn.execute(text("DROP TABLE ledger_checkpoints"))
-        conn.execute(text("DELETE FROM ledger_schema_version WHERE version = 2"))
-    with Ledger.from_url(ledger_url) as upgraded:
-        assert upgraded.schema_version() == 2
-        assert [(e.seq, e.seal) for e in upgraded.events("r1")] == [(1, None), (2, None), (3, None)]
-        assert upgraded.verify("r1").ok
-        upgraded.append(history("r1", 4)[3:])
-        assert upgraded.last_seq("r1") == 4
-
-
-def test_workers_starting_together_migrate_once(ledger_url: str) -> None:
-    opened: list[Ledger] = []
-    _, errors = run_together([lambda: opened.append(Ledger.from_url(ledger_url))] * 4)
-    try:
-        assert errors == []
-        assert len(opened) == 4
-        versions = "SELECT version FROM ledger_schema_version ORDER BY version"
-        assert sql(opened[0], versions) == [(1,), (2,)]
-    finally:
-        for store in opened:
-            store.dispose()
-
-
 def test_unsupported_urls_are_refused() -> None:
     with pytest.raises(ValueError, match="unsupported ledger URL"):
         Ledger.from_url("mysql://root@localhost/ledger")

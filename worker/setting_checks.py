@@ -19,8 +19,6 @@ from pydantic import AliasChoices, SecretStr, ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from worker.app import channels_config
-from worker.codec import codec_from
 from worker.settings import Settings
 
 # What MENTORFLOW_TRACING=true needs installed (the `otel` extra of the package).
@@ -166,6 +164,8 @@ def _channels(settings: Settings) -> None:
             "receivers verify each delivery's signature with it, so set a long random secret"
         )
     try:
+        from worker.app import channels_config  # the channels cost 0.6 s of imports
+
         channels_config(settings)
     except ValidationError as err:
         raise SettingsError("; ".join(_channel_problem(p) for p in err.errors())) from None
@@ -194,6 +194,8 @@ def _channel_variable(match: re.Match[str]) -> str:
 
 def _codec(settings: Settings) -> None:
     try:
+        from worker.codec import codec_from
+
         codec_from(settings)
     except (ValueError, OSError) as err:  # CodecKeyError is a ValueError; it names the variable
         raise SettingsError(str(err)) from None

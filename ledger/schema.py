@@ -1,0 +1,58 @@
+"""Bringing a ledger database to the schema this release reads, with Alembic.
+
+Migrations live in `ledger/migrations/versions`, one frozen file per schema change. A database
+written by v0.1-v0.3 carries the hand-rolled `ledger_schema_version` table instead; its highest
+version maps onto the Alembic revision that made the same tables, so it is stamped there and
+upgraded like any other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.engine import Connection
+
+from ledger.tables import legacy_schema_table
+
+HEAD = "0003"  # `tests/test_ledger_migrations.py` checks it against the scripts' head
+VERSION_TABLE = "ledger_alembic_version"  # also named in migrations/env.py
+LEGACY_REVISIONS = {1: "0001", 2: "0002"}
+_SCRIPTS = Path(__file__).with_name("migrations")
+
+
+def current_revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table(VERSION_TABLE):
+        return None
+    return conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+
+
+def _legacy_revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table(legacy_schema_table.name):
+        return None
+    version = conn.execute(select(func.max(legacy_schema_table.c.version))).scalar()
+    return LEGACY_REVISIONS.get(int(version or 0))
+
+
+def upgrade(conn: Connection) -> None:
+    """Runs inside the caller's transaction, which holds the migration lock."""
+    from alembic import command  # only a database behind this release pays for the import
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    config.attributes["connection"] = conn
+    if current_revision(conn) is None:
+        legacy = _legacy_revision(conn)
+        if legacy is not None:
+            command.stamp(config, legacy)
+    command.upgrade(config, "head")
+
+
+def script_head() -> str | None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    return ScriptDirectory.from_config(config).get_current_head()
