@@ -72,7 +72,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Start every pair of a roster; rows already running are left alone (safe to re-run).",
     ),
     "list": (
-        "relationship_commands",
+        "list_command",
         _PAIRS,
         "Find relationships by phase, program, person, kind, health or a blocked ledger.",
     ),

@@ -55,6 +55,9 @@ def open_ledger() -> Iterator[Ledger]:
         fail(f"cannot open the ledger {shown}: {str(err).splitlines()[0]}")
     try:
         yield ledger
+    except SQLAlchemyError as err:  # e.g. the database went away, or a table was dropped
+        shown = parsed.render_as_string(hide_password=True)
+        fail(f"cannot read the ledger {shown}: {str(err).splitlines()[0]}")
     finally:
         ledger.dispose()
 

@@ -23,10 +23,14 @@ def effective_end(state: RelationshipState) -> datetime | None:
 def program_time(state: RelationshipState, moment: datetime) -> datetime:
     """Where a moment of the engine's clock falls in program time (the inverse of `span`):
     what a person reads, so that every time they see runs on the end date's clock."""
-    scale = state.policy.time_scale
-    if scale == 1.0 or state.started_at is None:
+    return program_moment(state.started_at, state.policy.time_scale, moment)
+
+
+def program_moment(started_at: datetime | None, time_scale: float, moment: datetime) -> datetime:
+    """`program_time` from a relationship's start and scale alone (a ledger summary's)."""
+    if time_scale == 1.0 or started_at is None:
         return moment
-    return state.started_at + (moment - state.started_at) * scale
+    return started_at + (moment - started_at) * time_scale
 
 
 def next_meeting_time(

@@ -267,11 +267,16 @@ async def test_list_treats_a_relationship_without_the_attribute_as_not_blocked(
 
 
 async def test_repair_of_a_relationship_that_is_not_blocked_says_there_is_nothing_to_do(
-    cli: Cli,
+    cli: Cli, dev_lifecycle: Lifecycle
 ) -> None:
     """Needs the workflow's repair_ledger update (refusing, or accepting as a no-op)."""
     rid = await cli.start("alice", "bob")
 
+    async def recorded() -> bool:  # the ledger is written beside the run: let it catch up
+        view = await cli.json("status", rid)
+        return bool(dev_lifecycle.ledger.last_seq(rid) == view["state"]["seq"])
+
+    await eventually(recorded, "the start's events are in the ledger")
     repaired = await cli.ok("repair", rid, "--note", "checked the ledger, all fine")
     line = repaired.stdout.strip()
     no_op = f"repair of {rid} accepted: nothing was waiting to be recorded"
