@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import signal
 import socket
 import subprocess
@@ -20,6 +21,8 @@ from typing import IO, Annotated, Any
 
 import structlog
 import typer
+import uvicorn
+from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 
@@ -27,6 +30,9 @@ from cli import connection
 from cli.app import app
 from cli.output import console, fail
 from ledger.seal import ensure_local_keys
+from worker.codec import CodecKeyError, codec_from, ensure_local_codec_key
+from worker.codec_server import bound_socket, build_app
+from worker.codec_server import server as codec_server
 from worker.main import run_worker
 from worker.settings import Settings
 from worker.temporal import connect, register_search_attributes
@@ -66,6 +72,7 @@ class Server:
     ui: bool
     data_dir: Path
     namespace: str
+    codec_endpoint: str | None = None  # the web UI decodes payloads through it
 
     @property
     def address(self) -> str:
@@ -105,6 +112,8 @@ class Server:
             args += ["--search-attribute", attribute_flag(key)]
         if not self.ui:
             args.append("--headless")
+        elif self.codec_endpoint is not None:
+            args += ["--ui-codec-endpoint", self.codec_endpoint]
         return args
 
 
@@ -183,24 +192,32 @@ async def watch(process: subprocess.Popen[bytes], stop_event: asyncio.Event) -> 
         await asyncio.sleep(0.5)
 
 
-def announce(server: Server, settings: Settings) -> None:
+def announce(server: Server, settings: Settings, codec: UiCodec | None = None) -> None:
     console.print(
         f"[bold green]mentorflow is up[/]  Temporal {server.address} "
         f"(namespace {server.namespace}), task queue {settings.task_queue}"
     )
     if server.ui:
         console.print(f"  web UI:  {server.ui_url}/namespaces/{server.namespace}/workflows")
+    if codec is not None:
+        console.print(
+            f"  payloads: encrypted with key '{codec.key_id}'; the server stores ciphertext, "
+            f"the web UI decodes through the codec on {codec.address}",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(f"  data:    {server.data_dir.resolve()} (server state, ledger, outbox)")
     console.print(f"  ledger:  {settings.resolved_ledger_url}")
     console.print("  Ctrl-C to stop; relationships carry on when you start it again.")
 
 
-async def serve(server: Server, settings: Settings) -> int:
+async def serve(server: Server, settings: Settings, codec: UiCodec | None = None) -> int:
     process, output = launch(server)
+    decoding = asyncio.create_task(codec.server.serve([codec.socket])) if codec else None
     try:
         client = await wait_until_serving(process, server, settings)
         await register_search_attributes(client, settings.namespace)
-        announce(server, settings)
+        announce(server, settings, codec)
         stop_event = asyncio.Event()
         watcher = asyncio.create_task(watch(process, stop_event))
         await run_worker(settings, stop=stop_event)
@@ -209,6 +226,9 @@ async def serve(server: Server, settings: Settings) -> int:
     finally:
         stop(process)
         output.close()
+        if codec is not None and decoding is not None:
+            codec.server.should_exit = True
+            await decoding
     if died:
         console.print(
             f"[red]the Temporal dev server stopped unexpectedly; see {server.log_file}[/]"
@@ -216,6 +236,44 @@ async def serve(server: Server, settings: Settings) -> int:
         return 1
     console.print("mentorflow stopped")
     return 0
+
+
+@dataclass(frozen=True)
+class UiCodec:
+    """The codec served beside the dev server, for its web UI only."""
+
+    server: uvicorn.Server
+    socket: socket.socket
+    endpoint: str  # what the UI calls: it carries the token, as the UI cannot send a header
+    address: str
+    key_id: str
+
+
+def ui_codec(settings: Settings, ip: str, ui_port: int) -> UiCodec | None:
+    """None when payloads are not encrypted (the operator removed every codec key)."""
+    try:
+        codec = codec_from(settings)
+    except CodecKeyError as err:
+        fail(str(err))
+    if codec is None:
+        return None
+    port = settings.codec_port
+    if port_in_use(ip, port):
+        fail(
+            f"port {port} on {ip} is already in use, and the web UI's codec needs it; stop what "
+            "listens there or set MENTORFLOW_CODEC_PORT"
+        )
+    token = secrets.token_urlsafe(32)  # new each start: it is part of the UI's codec URL
+    origins = [f"http://{host}:{ui_port}" for host in {ip, *LOCAL_HOSTS}]
+    app_ = build_app(codec, SecretStr(token), cors_origins=origins, path_token=True)
+    address = f"http://{ip}:{port}"
+    return UiCodec(
+        server=codec_server(app_, ip, port),
+        socket=bound_socket(ip, port),
+        endpoint=f"{address}/{token}",
+        address=address,
+        key_id=codec.active_key,
+    )
 
 
 def _default_port(settings: Settings) -> int:
@@ -243,9 +301,15 @@ def up(
     default .data) and the worker, until Ctrl-C."""
     base = connection.settings()
     if base.ledger_keys is None and ensure_local_keys(base.resolved_ledger_keys_file):
-        console.print(f"  created the ledger's seal key in {base.resolved_ledger_keys_file}")
+        console.print(
+            f"  created the ledger's seal key in {base.resolved_ledger_keys_file}", soft_wrap=True
+        )
+    created = ensure_local_codec_key(base)
+    if created is not None:
+        console.print(f"  created the payload encryption key in {created}", soft_wrap=True)
     chosen = port or _default_port(base)
     settings = base.model_copy(update={"temporal_address": f"{ip}:{chosen}"})
+    codec = ui_codec(settings, ip, ui_port) if ui else None
     server = Server(
         ip=ip,
         port=chosen,
@@ -253,8 +317,9 @@ def up(
         ui=ui,
         data_dir=settings.data_dir,
         namespace=settings.namespace,
+        codec_endpoint=codec.endpoint if codec else None,
     )
-    code = asyncio.run(serve(server, settings))
+    code = asyncio.run(serve(server, settings, codec))
     if code:
         raise typer.Exit(code)
 

@@ -8,7 +8,10 @@ upgraded like any other.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import structlog
 
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
@@ -19,6 +22,7 @@ HEAD = "0003"  # `tests/test_ledger_migrations.py` checks it against the scripts
 VERSION_TABLE = "ledger_alembic_version"  # also named in migrations/env.py
 LEGACY_REVISIONS = {1: "0001", 2: "0002"}
 _SCRIPTS = Path(__file__).with_name("migrations")
+log = structlog.get_logger("mentorflow.ledger")
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -39,14 +43,17 @@ def upgrade(conn: Connection) -> None:
     from alembic import command  # only a database behind this release pays for the import
     from alembic.config import Config
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line of ours says it all
     config = Config()
     config.set_main_option("script_location", str(_SCRIPTS))
     config.attributes["connection"] = conn
-    if current_revision(conn) is None:
-        legacy = _legacy_revision(conn)
-        if legacy is not None:
-            command.stamp(config, legacy)
+    found = current_revision(conn)
+    if found is None:
+        found = _legacy_revision(conn)
+        if found is not None:
+            command.stamp(config, found)
     command.upgrade(config, "head")
+    log.info("ledger schema migrated", from_revision=found or "empty", to_revision=HEAD)
 
 
 def script_head() -> str | None:

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import uuid
@@ -16,6 +17,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payloads
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from cli import connection
@@ -93,11 +97,12 @@ class Engine:
 
 @pytest.fixture
 def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
-    port, ui_port = free_port(), free_port()
+    port, ui_port, codec_port = free_port(), free_port(), free_port()
     data = tmp_path / "data"
     env = {
         "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
         "MENTORFLOW_UI_PORT": str(ui_port),
+        "MENTORFLOW_CODEC_PORT": str(codec_port),
         "MENTORFLOW_DATA_DIR": str(data),
         "MENTORFLOW_TASK_QUEUE": f"tq-{uuid.uuid4().hex[:8]}",
         **OPERATOR_ENV,
@@ -158,6 +163,52 @@ async def test_up_serves_and_relationships_survive_a_restart(
     assert await again.interrupt() == 0
     assert (engine.data_dir / "temporal.db").exists()
     assert (engine.data_dir / "ledger.db").exists()
+
+
+async def test_up_encrypts_by_default_and_serves_the_codec_to_its_web_ui(
+    engine: Engine, processes: list[Process], tmp_path: Path
+) -> None:
+    cli = Cli(f"p-{uuid.uuid4().hex[:8]}", tmp_path)
+    up = spawn(["up"], engine.env, tmp_path / "up.log")
+    processes.append(up)
+    await up.wait_for("mentorflow is up")
+    key_file = engine.data_dir / "codec.keys"
+    assert f"created the payload encryption key in {key_file}" in up.text()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_text()
+
+    rid = await cli.start("alice", "bob")
+    assert (await cli.json("status", rid))["phase"] == "onboarding"  # the CLI finds the key
+    raw = await Client.connect(engine.env["TEMPORAL_ADDRESS"])  # no codec: what the server holds
+    history = await raw.get_workflow_handle(rid).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    [sealed] = started.input.payloads
+    assert sealed.metadata["encoding"] == b"binary/encrypted"
+    assert b"alice" not in sealed.data
+
+    async with httpx.AsyncClient() as web:
+        settings = (await web.get(f"{engine.ui_url}/api/v1/settings")).json()
+        endpoint = settings["Codec"]["Endpoint"]
+        codec_url = f"http://127.0.0.1:{engine.env['MENTORFLOW_CODEC_PORT']}"
+        assert endpoint.startswith(f"{codec_url}/")
+        body = json_format.MessageToJson(Payloads(payloads=[sealed]))
+        headers = {"Origin": engine.ui_url, "Content-Type": "application/json"}
+        decoded = await web.post(f"{endpoint}/decode", content=body, headers=headers)
+        assert decoded.status_code == 200, decoded.text
+        assert decoded.headers["access-control-allow-origin"] == engine.ui_url
+        [plain] = json_format.Parse(decoded.text, Payloads()).payloads
+        assert plain.metadata["encoding"] == b"json/plain" and b"alice" in plain.data
+        refused = await web.post(f"{codec_url}/decode", content=body, headers=headers)
+        assert refused.status_code == 401, "without the UI's token nothing is decoded"
+
+    assert await up.interrupt() == 0
+    again = spawn(["up"], engine.env, tmp_path / "up-2.log")
+    processes.append(again)
+    await again.wait_for("mentorflow is up")
+    assert "created the payload encryption key" not in again.text()
+    assert key_file.read_text() == key, "the key survives a restart"
+    assert (await cli.json("status", rid))["phase"] == "onboarding"
+    assert await again.interrupt() == 0
 
 
 async def test_up_refuses_a_port_that_is_taken(engine: Engine, tmp_path: Path) -> None:

@@ -214,3 +214,19 @@ async def _show(env: WorkflowEnvironment, workflow_id: str, *extra: str) -> str:
     output, _ = await process.communicate()
     assert process.returncode == 0, output.decode(errors="replace")
     return "\n".join(_payload_text(json.loads(output)))
+
+
+async def test_a_token_in_the_path_opens_only_a_codec_built_for_the_web_ui() -> None:
+    """The embedded web UI cannot send a header; `mentorflow up` puts the token in its URL."""
+    sealed = await CODEC.encode([note("meeting notes")])
+    for path_token, expected in ((True, 200), (False, 401)):
+        app = build_app(CODEC, SecretStr(TOKEN), cors_origins=[UI], path_token=path_token)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://codec") as http:
+            opened = await http.post(f"/{TOKEN}/decode", json=body(*sealed))
+            wrong = await http.post(f"/{TOKEN[:-1]}x/decode", json=body(*sealed))
+            bare = await http.post("/decode", json=body(*sealed))
+        assert opened.status_code == expected, opened.text
+        assert (wrong.status_code, bare.status_code) == (401, 401)
+        if path_token:
+            assert payloads(opened)[0].data == b'"meeting notes"'

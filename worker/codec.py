@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
-from ledger.keys import BadKeys, new_entry, parse_entries, read_secret_file
+from ledger.keys import BadKeys, create_secret_file, new_entry, parse_entries, read_secret_file
 from worker.settings import Settings
 
 ENCODING = b"binary/encrypted"
@@ -145,13 +145,25 @@ def keyring_from(settings: Settings) -> KeyRing | None:
         )
     if settings.codec_keys is not None:
         return KeyRing.parse(settings.codec_keys.get_secret_value(), settings.codec_active_key)
-    if settings.codec_keys_file is not None:
+    keys_file = settings.codec_keys_file
+    if keys_file is None and settings.local_codec_keys_file.exists():
+        keys_file = settings.local_codec_keys_file  # made by `mentorflow up` on first start
+    if keys_file is not None:
         return KeyRing.parse(
-            _read_secret_file(settings.codec_keys_file).get_secret_value(),
+            _read_secret_file(keys_file).get_secret_value(),
             settings.codec_active_key,
-            source=f"MENTORFLOW_CODEC_KEYS_FILE ({settings.codec_keys_file})",
+            source=f"MENTORFLOW_CODEC_KEYS_FILE ({keys_file})",
         )
     return None
+
+
+def ensure_local_codec_key(settings: Settings) -> Path | None:
+    """The embedded runtime encrypts by default: with no codec keys configured, the first
+    `mentorflow up` writes one to the data folder (mode 0600). Returns the file if new."""
+    if settings.codec_keys is not None or settings.codec_keys_file is not None:
+        return None
+    path = settings.local_codec_keys_file
+    return path if create_secret_file(path, new_entry("codec-1") + "\n") else None
 
 
 def _read_secret_file(path: Path) -> SecretStr:

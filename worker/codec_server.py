@@ -39,10 +39,13 @@ ALLOWED_HEADERS = ("Authorization", "Content-Type", "X-Namespace")
 
 
 class CodecEndpoint:
-    def __init__(self, codec: PayloadCodec, token: SecretStr, namespace: str) -> None:
+    def __init__(
+        self, codec: PayloadCodec, token: SecretStr, namespace: str, path_token: bool = False
+    ) -> None:
         self._codec = codec
         self._token = token
         self._namespace = namespace
+        self._path_token = path_token
 
     async def handle(self, request: Request) -> Response:
         action = request.url.path.rstrip("/").rsplit("/", 1)[-1]
@@ -81,11 +84,16 @@ class CodecEndpoint:
         )
 
     def _authorised(self, request: Request) -> bool:
+        expected = self._token.get_secret_value().encode()
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        expected = self._token.get_secret_value()
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            given.strip().encode(), expected.encode()
-        )
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected):
+            return True
+        if not self._path_token:
+            return False
+        # The dev server's web UI cannot send a header: its codec endpoint carries the token
+        # as the first path segment (/<token>/decode), so the UI is as trusted as its own URL.
+        first = request.url.path.strip("/").split("/", 1)[0]
+        return hmac.compare_digest(first.encode(), expected)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -98,11 +106,13 @@ def build_app(
     *,
     cors_origins: Sequence[str] = (),
     namespace: str = "default",
+    path_token: bool = False,
 ) -> Starlette:
-    """CORS sits outside the token check: a browser's preflight carries no Authorization."""
+    """CORS sits outside the token check: a browser's preflight carries no Authorization.
+    `path_token` also accepts the token as the path's first segment (the embedded web UI's)."""
     if not token.get_secret_value().strip():
         raise ValueError("MENTORFLOW_CODEC_TOKEN is empty; set a long random token")
-    endpoint = CodecEndpoint(codec, token, namespace)
+    endpoint = CodecEndpoint(codec, token, namespace, path_token)
     return Starlette(
         routes=[Route("/{path:path}", endpoint.handle, methods=["POST"])],
         middleware=[

@@ -98,6 +98,11 @@ class Settings(BaseSettings):
         return self.ledger_keys_file or self.data_dir / "ledger.keys"
 
     @property
+    def local_codec_keys_file(self) -> Path:
+        """Where `mentorflow up` keeps the payload key it made, read when no codec key is set."""
+        return self.data_dir / "codec.keys"
+
+    @property
     def resolved_checkpoint_dir(self) -> Path:
         return self.checkpoint_dir or self.data_dir / "checkpoints"
 
