@@ -12,7 +12,6 @@ import logging
 from pathlib import Path
 
 import structlog
-
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 
