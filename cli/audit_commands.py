@@ -595,7 +595,7 @@ def rebuild_command(as_json: JsonFlag = False) -> None:
     """Fold every relationship's summary (what list, report and diff --all read) again from
     its events. Safe while workers run: each chunk of relationships is one transaction."""
     with open_ledger() as ledger:
-        total = len(summaries.recorded_ids_of(ledger.engine))
+        total = len(ledger.relationship_ids())
         with Progress(
             TextColumn("folding summaries"),
             BarColumn(),

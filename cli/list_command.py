@@ -22,9 +22,8 @@ from cli.output import console, fail, print_json, table, warn
 from ledger import summaries
 from ledger.store import Ledger, Refusal
 from ledger.summaries import Summary
-from mentorship.events import Kind
-from mentorship.schedule import program_moment
-from mentorship.state import Phase
+from mentorship.program_clock import program_moment
+from mentorship.vocabulary import Kind, Phase
 
 if TYPE_CHECKING:
     from temporalio.client import WorkflowExecution

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, Integer, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.tables import summaries_table
-from mentorship.events import Outcome
+from mentorship.vocabulary import Outcome
 
 IN_PROGRESS = "in_progress"
 OUTCOMES = [o.value for o in Outcome] + [IN_PROGRESS]

@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, RowMapping, make_url
 from sqlalchemy.pool import StaticPool
 
-from ledger import schema, summaries
+from ledger import schema
 from ledger.chain import (
     GENESIS_HASH,
     LedgerEntry,
@@ -424,6 +424,8 @@ class Ledger:
         """Returns how many events were new. Re-appending an identical event is a no-op, so
         activity retries and racing workers are safe; a different event under a used key or
         number is refused, because recorded history never changes."""
+        from ledger import projection  # not at the top: reading the ledger needs no fold
+
         batch = _unique_batch(entries)
         if not batch:
             return 0
@@ -433,7 +435,7 @@ class Ledger:
                 rows = _chain_rows(batch, links, datetime.now(UTC), self.seal)
                 inserted = self._insert_new(conn, rows)
                 self._refuse_conflicts(conn, [r for r in rows if r["key"] not in inserted])
-                summaries.advance(conn, [r for r in rows if r["key"] in inserted])
+                projection.advance(conn, [r for r in rows if r["key"] in inserted])
                 ids = sorted({e.relationship_id for e in batch})
                 conn.execute(delete(refusals_table).where(_RF.relationship_id.in_(ids)))
         except IntegrityConflict as err:
@@ -563,11 +565,12 @@ class Ledger:
     def rebuild_summaries(self, progress: Callable[[int], None] | None = None) -> int:
         """Fold every relationship again from its events, a chunk per transaction so workers
         appending meanwhile wait a moment at most; each chunk reads its events afresh."""
-        ids = summaries.recorded_ids_of(self._engine)
+        from ledger import projection
+
         written = 0
-        for chunk in summaries.chunks(ids):
+        for chunk in projection.chunks(self.relationship_ids()):
             with self._write() as conn:
-                written += summaries.rebuild_relationships(conn, chunk)
+                written += projection.rebuild_relationships(conn, chunk)
             if progress is not None:
                 progress(len(chunk))
         return written

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from mentorship.cadence import Cadence
 from mentorship.notifications import MeetingInvite
+from mentorship.program_clock import program_moment
 from mentorship.state import Meeting, RelationshipState
 
 
@@ -24,13 +25,6 @@ def program_time(state: RelationshipState, moment: datetime) -> datetime:
     """Where a moment of the engine's clock falls in program time (the inverse of `span`):
     what a person reads, so that every time they see runs on the end date's clock."""
     return program_moment(state.started_at, state.policy.time_scale, moment)
-
-
-def program_moment(started_at: datetime | None, time_scale: float, moment: datetime) -> datetime:
-    """`program_time` from a relationship's start and scale alone (a ledger summary's)."""
-    if time_scale == 1.0 or started_at is None:
-        return moment
-    return started_at + (moment - started_at) * time_scale
 
 
 def next_meeting_time(

@@ -15,15 +15,7 @@ from mentorship.participants import Participant, Role
 from mentorship.policy import Policy
 from mentorship.state_upcasters import CURRENT, upcast
 from mentorship.vocabulary import ItemStatus, Kind, Outcome, ReviewDecision, ReviewReason
-
-
-class Phase(StrEnum):
-    ONBOARDING = "onboarding"
-    ACTIVE = "active"
-    UNDER_REVIEW = "under_review"
-    CONCLUDING = "concluding"
-    CONCLUDED = "concluded"
-    PAUSED = "paused"
+from mentorship.vocabulary import Phase as Phase  # re-exported: the domain names it from here
 
 
 class _State(BaseModel):

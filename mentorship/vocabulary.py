@@ -9,6 +9,15 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+class Phase(StrEnum):
+    ONBOARDING = "onboarding"
+    ACTIVE = "active"
+    UNDER_REVIEW = "under_review"
+    CONCLUDING = "concluding"
+    CONCLUDED = "concluded"
+    PAUSED = "paused"
+
+
 class Kind(StrEnum):
     TRADITIONAL = "traditional"
     REVERSE = "reverse"

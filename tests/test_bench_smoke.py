@@ -18,6 +18,7 @@ from bench import (
     cli_speed,
     lifecycle_cost,
     memory,
+    read_model,
     scaling,
     throughput,
 )
@@ -157,6 +158,23 @@ def test_carried_state_sets_the_pruned_input_against_the_unpruned_one() -> None:
     after = report.row("continue-as-new input after 1 year")
     assert after.ok is not None, "the last year is the one held against the target"
     assert after.ratio is not None and after.ratio < 1, "pruning carries less than v0.1"
+
+
+@pytest.mark.postgres
+async def test_the_read_model_is_timed_on_both_backends_against_plain_sql() -> None:
+    report = await read_model.run(_bench(), count=12)
+
+    for backend in ("SQLite", "PostgreSQL"):
+        _sane(
+            report,
+            f"{backend}: `report` in process vs plain SQL on the summaries",
+            f"{backend}: `list --at-risk` in process vs plain SQL on the summaries",
+            f"{backend}: `report` vs one scan of the events",
+        )
+        for command in ("report", "list --at-risk"):
+            row = report.row(f"{backend}: `mentorflow {command}` command")
+            assert row.project is not None and row.project > 0 and row.ok is not None
+    assert "ledger rows per backend" in report.notes[0]
 
 
 def test_the_runner_refuses_an_unknown_benchmark_by_name() -> None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from ledger import summaries
+from ledger import projection, summaries
 from ledger.outcomes import program_reports
 from ledger.records import to_entry
 from ledger.store import IntegrityConflict, Ledger, LedgerEntry
@@ -69,7 +69,7 @@ def test_the_incremental_summaries_equal_a_rebuild_from_the_events(ledger: Ledge
     assert ledger.rebuild_summaries() == len(histories)
     assert summaries.everything(ledger.engine) == incremental
     with ledger.engine.begin() as conn:  # the migration's own rebuild, on one connection
-        assert summaries.rebuild_all(conn) == len(histories)
+        assert projection.rebuild_all(conn) == len(histories)
     assert summaries.everything(ledger.engine) == incremental
 
 
@@ -146,7 +146,7 @@ def test_program_reports_count_what_the_folds_count(ledger: Ledger) -> None:
         assert report.meetings_held == sum(s.meetings_held for s in states)
         assert report.meetings_missed == sum(s.meetings_missed for s in states)
         assert report.loops_closed == sum(s.loops_closed for s in states)
-        days = [d for s in states if (d := summaries.duration_days(s)) is not None]
+        days = [d for s in states if (d := projection.duration_days(s)) is not None]
         assert report.average_duration_days == round(sum(days) / len(days), 1)
     assert [r.program for r in program_reports(ledger.engine, "spring")] == ["spring"]
 

@@ -60,7 +60,7 @@ def upgrade() -> None:
     )
     # Filling it folds every recorded relationship with today's fold: the same fold a later
     # `mentorflow audit rebuild` runs, so a data step here cannot disagree with one.
-    from ledger.summaries import rebuild_all
+    from ledger.projection import rebuild_all
 
     rebuild_all(op.get_bind())
 
