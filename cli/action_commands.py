@@ -23,7 +23,8 @@ from cli import connection
 from cli.app import app
 from cli.exit_codes import ExitCode
 from cli.output import console, fail, print_json, stop, validation_message
-from cli.relationship_commands import fetch_status, given, merge, read_mapping
+from cli.relationship_commands import given, merge, read_mapping
+from cli.status_command import fetch_status
 from client.relationships import act
 from client.relationships import status as query_status
 from client.waits import NoAnswer

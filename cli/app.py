@@ -77,7 +77,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Find relationships by phase, program, person, kind, health or a blocked ledger.",
     ),
     "status": (
-        "relationship_commands",
+        "status_command",
         _PAIRS,
         "One relationship at a glance: phase, agreement, next meeting, items, health, waits.",
     ),

@@ -107,7 +107,8 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
         if _ENCRYPTED in str(err):
             fail(
                 "this relationship's data is encrypted and this CLI has no codec keys; set "
-                "MENTORFLOW_CODEC_KEYS (or MENTORFLOW_CODEC_KEYS_FILE) to the worker's keys",
+                "MENTORFLOW_CODEC_KEYS (or MENTORFLOW_CODEC_KEYS_FILE) to the worker's keys, or "
+                "MENTORFLOW_DATA_DIR to the folder `mentorflow up` runs in (its codec.keys)",
                 ExitCode.BAD_INPUT,
             )
         raise

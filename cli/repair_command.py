@@ -20,7 +20,7 @@ from cli.action_commands import Id, JsonOpt, OperatorId, not_running, rejection
 from cli.app import app
 from cli.exit_codes import ExitCode
 from cli.output import console, fail, print_json, validation_message
-from cli.relationship_commands import fetch_status
+from cli.status_command import fetch_status
 from client.relationships import repair as send_repair
 from mentorship.participants import Actor, Role
 from workflows.contract import RepairLedger, StatusView, UpdateResult

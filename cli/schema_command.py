@@ -12,8 +12,7 @@ import typer
 
 from cli.app import app
 from cli.output import console, fail, print_json, table
-from mentorship.state import Phase
-from mentorship.vocabulary import Kind
+from mentorship.vocabulary import Kind, Phase
 from workflows import search_attributes as sa
 from workflows.contract import DESCRIPTIONS, REPAIR_LEDGER, UPDATES, RepairLedger
 
@@ -58,6 +57,7 @@ def schema(
                 "updates": {n: {"description": DESCRIPTIONS[n]} for n in shapes},
                 "query": "status",
                 "search_attributes": {a[0]: {"type": a[1], "values": a[2]} for a in attributes},
+                "encrypted_payloads": ENCRYPTED_NOTE,
             }
         )
         return
@@ -77,6 +77,16 @@ def schema(
         "Query: status (the relationship at a glance). Every update and the query "
         'name the actor as {"role": ..., "id": ...}.'
     )
+    console.print(ENCRYPTED_NOTE)
+
+
+ENCRYPTED_NOTE = (
+    "Encrypted payloads (the default under `mentorflow up`): give the temporal CLI the codec "
+    "(--codec-endpoint, --codec-auth). Without it an update is still applied, sent as plain "
+    "JSON and kept unencrypted in the run's history, and the CLI then fails to read the "
+    "encrypted reply ('encoding binary/encrypted: payload encoding is not supported'): check "
+    "the result with `mentorflow status ID`, do not send it again."
+)
 
 
 def _example(shape: type[Any]) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import structlog
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 
@@ -21,7 +20,6 @@ HEAD = "0003"  # `tests/test_ledger_migrations.py` checks it against the scripts
 VERSION_TABLE = "ledger_alembic_version"  # also named in migrations/env.py
 LEGACY_REVISIONS = {1: "0001", 2: "0002"}
 _SCRIPTS = Path(__file__).with_name("migrations")
-log = structlog.get_logger("mentorflow.ledger")
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -39,7 +37,8 @@ def _legacy_revision(conn: Connection) -> str | None:
 
 def upgrade(conn: Connection) -> None:
     """Runs inside the caller's transaction, which holds the migration lock."""
-    from alembic import command  # only a database behind this release pays for the import
+    import structlog  # like alembic: only a database behind this release pays for the import
+    from alembic import command
     from alembic.config import Config
 
     logging.getLogger("alembic").setLevel(logging.WARNING)  # one line of ours says it all
@@ -52,7 +51,9 @@ def upgrade(conn: Connection) -> None:
         if found is not None:
             command.stamp(config, found)
     command.upgrade(config, "head")
-    log.info("ledger schema migrated", from_revision=found or "empty", to_revision=HEAD)
+    structlog.get_logger("mentorflow.ledger").info(
+        "ledger schema migrated", from_revision=found or "empty", to_revision=HEAD
+    )
 
 
 def script_head() -> str | None:

@@ -348,7 +348,7 @@ async def test_status_without_the_keys_is_one_line_naming_the_setting(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from cli import connection
-    from cli.relationship_commands import fetch_status
+    from cli.status_command import fetch_status
 
     async with encrypted_worker(dev_env, settings) as sealed:
         started = await start_relationship(
