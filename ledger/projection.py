@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from itertools import groupby
 from typing import Any
 
@@ -23,6 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.expression import Executable
 
 from ledger.chain import GENESIS_HASH, LedgerEntry
 from ledger.records import UnreadableEvent, to_recorded
@@ -161,14 +163,21 @@ def _resumed(row: Mapping[Any, Any]) -> _Progress:
 # --------------------------------------------------------------------------- writing
 
 
-def _upsert(conn: Connection, values: Sequence[dict[str, Any]]) -> None:
-    if not values:
-        return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+@cache
+def _upsert_statement(dialect_name: str) -> Executable:
+    """Built once per dialect: building it costs more than the write itself."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     stmt = dialect.insert(summaries_table)
     changed = {c.name: stmt.excluded[c.name] for c in summaries_table.c if not c.primary_key}
-    upsert = stmt.on_conflict_do_update(index_elements=["relationship_id"], set_=changed)
-    conn.execute(upsert, values)
+    upsert: Executable = stmt.on_conflict_do_update(
+        index_elements=["relationship_id"], set_=changed
+    )
+    return upsert
+
+
+def _upsert(conn: Connection, values: Sequence[dict[str, Any]]) -> None:
+    if values:
+        conn.execute(_upsert_statement(conn.dialect.name), values)
 
 
 def _stored_events(conn: Connection, relationship_ids: Sequence[str]) -> Iterator[Any]:
@@ -187,6 +196,8 @@ def summary_row(rows: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
 
 
 def _refolded(conn: Connection, relationship_ids: Sequence[str]) -> list[dict[str, Any]]:
+    if not relationship_ids:
+        return []
     stored = _stored_events(conn, relationship_ids)
     grouped = groupby(stored, key=lambda r: r["relationship_id"])
     return [summary_row(list(group)) for _, group in grouped]
