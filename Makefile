@@ -29,7 +29,7 @@ test-nocache: | $(VENV)/bin/mentorflow
 	MENTORFLOW_TEST_NO_CACHE=1 $(VENV)/bin/pytest -q tests/test_workflow_paths.py \
 		tests/test_workflow_year.py tests/test_workflow_continue_as_new.py
 
-# Every benchmark against a minimal-workflow baseline on this machine (about 10 minutes on
+# Every benchmark against its baseline on this machine (about 23 minutes on
 # 2 cores); `make bench BENCH_ARGS=--quick` for a few minutes, `--only NAME` for one.
 bench: | $(VENV)/bin/mentorflow
 	$(VENV)/bin/python -m bench.run $(BENCH_ARGS)
