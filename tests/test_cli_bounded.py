@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from cli.app import app
 from cli.exit_codes import ExitCode
 from client.relationships import start_relationship
+from client.relationships import status as query_status
 from ledger.store import Ledger, events_table
 from tests.factories import request
 from tests.lifecycle import Lifecycle
@@ -273,8 +274,8 @@ async def test_repair_of_a_relationship_that_is_not_blocked_says_there_is_nothin
     rid = await cli.start("alice", "bob")
 
     async def recorded() -> bool:  # the ledger is written beside the run: let it catch up
-        view = await cli.json("status", rid)
-        return bool(dev_lifecycle.ledger.last_seq(rid) == view["state"]["seq"])
+        view = await query_status(dev_lifecycle.env.client, rid, timeout=10)
+        return dev_lifecycle.ledger.last_seq(rid) == view.state.seq
 
     await eventually(recorded, "the start's events are in the ledger")
     repaired = await cli.ok("repair", rid, "--note", "checked the ledger, all fine")
