@@ -6,7 +6,9 @@ each benchmark drives real work on both sides, counts it, and computes its ratio
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -175,6 +177,26 @@ async def test_the_read_model_is_timed_on_both_backends_against_plain_sql() -> N
             row = report.row(f"{backend}: `mentorflow {command}` command")
             assert row.project is not None and row.project > 0 and row.ok is not None
     assert "ledger rows per backend" in report.notes[0]
+
+
+def test_the_runner_runs_quick_benchmarks_end_to_end_and_writes_their_figures(
+    tmp_path: Path,
+) -> None:
+    """The whole `--quick` run takes about three minutes, too long for the suite: the runner
+    itself (order, tables, targets, JSON) is driven here through two of its fastest."""
+    figures = tmp_path / "bench.json"
+    args = ["--quick", "--only", "audit", "--only", "carried", "--json", str(figures)]
+    result = CliRunner().invoke(cli, args)
+
+    assert result.exit_code == 0, result.output
+    assert "mode: quick" in result.output and "all benchmarks:" in result.output
+    data = json.loads(figures.read_text())
+    assert data["quick"] is True and data["machine"]["cores"] >= 1
+    assert [r["name"] for r in data["reports"]] == [audit_speed.NAME, carried_state.NAME]
+    for report in data["reports"]:
+        assert report["seconds"] > 0
+        ratios = [row["ratio"] for row in report["rows"] if row["ratio"] is not None]
+        assert ratios and all(math.isfinite(r) and r > 0 for r in ratios), report["name"]
 
 
 def test_the_runner_refuses_an_unknown_benchmark_by_name() -> None:
