@@ -18,11 +18,9 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,7 +32,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import insert, text
 
-from bench.common import Bench, Report, Row
+from bench.common import Bench, Report, Row, median_seconds
 from ledger import projection, summaries
 from ledger.chain import canonical_json, event_key
 from ledger.outcomes import program_reports
@@ -259,16 +257,6 @@ def _write_summaries(url: str, count: int) -> None:
 # --------------------------------------------------------------------------- timing
 
 
-def _median(work: Callable[[], object], repeat: int) -> float:
-    work()  # warm: connections, page cache, statement caches
-    timings = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
-
-
 def _raw(ledger: Ledger, statement: str) -> Callable[[], object]:
     def run() -> object:
         with ledger.engine.connect() as conn:
@@ -291,7 +279,7 @@ def _command(url: str, args: Sequence[str], repeat: int) -> float:
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(args)} failed: {done.stderr.strip()[-300:]}")
 
-    return _median(run, repeat)
+    return median_seconds(run, repeat)
 
 
 def _measure(report: Report, backend: str, url: str, repeat: int) -> None:
@@ -305,13 +293,13 @@ def _measure(report: Report, backend: str, url: str, repeat: int) -> None:
             report.add(
                 Row(
                     f"{backend}: `{name}` in process vs plain SQL on the summaries",
-                    _median(ours, repeat) * 1000,
-                    _median(_raw(ledger, raw), repeat) * 1000,
+                    median_seconds(ours, repeat) * 1000,
+                    median_seconds(_raw(ledger, raw), repeat) * 1000,
                     "ms",
                 )
             )
-        scan_s = _median(_raw(ledger, EVENT_SCAN), 1)
-        report_s = _median(lambda: program_reports(ledger.engine), repeat)
+        scan_s = median_seconds(_raw(ledger, EVENT_SCAN), 1)
+        report_s = median_seconds(lambda: program_reports(ledger.engine), repeat)
         report.add(
             Row(
                 f"{backend}: `report` vs one scan of the events",

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -28,7 +27,7 @@ from cli.app import app
 from cli.connection import client, command_timeout, run
 from cli.exit_codes import ExitCode
 from cli.ledger_access import checkpoint_store, open_ledger
-from cli.output import console, errors, fail, print_json, table, warn
+from cli.output import console, errors, fail, print_json, progress_bar, table, warn
 from client.relationships import status
 from client.waits import NoAnswer, Waited, within
 from ledger import audit, summaries
@@ -596,15 +595,8 @@ def rebuild_command(as_json: JsonFlag = False) -> None:
     its events. Safe while workers run: each chunk of relationships is one transaction."""
     with open_ledger() as ledger:
         total = len(ledger.relationship_ids())
-        with Progress(
-            TextColumn("folding summaries"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=errors,
-            transient=True,
-            disable=as_json,
-        ) as progress:
-            task = progress.add_task("rebuild", total=total)
+        with progress_bar(disable=as_json) as progress:
+            task = progress.add_task("folding summaries", total=total)
             written = ledger.rebuild_summaries(lambda n: progress.advance(task, n))
         problems = summaries.find(ledger.engine, summaries.Filters(with_problem=True))
     if as_json:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 console = Console()
 errors = Console(stderr=True)
@@ -130,3 +133,18 @@ def _cell(value: Any) -> str | Text:
     if isinstance(value, Text):
         return value
     return "" if value is None else str(value)
+
+
+def progress_bar(*, disable: bool) -> Progress:
+    """A counting bar on stderr, gone when done; off for --json. rich.progress is imported
+    here, not at the top, so commands that show no bar do not pay for it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=errors,
+        transient=True,
+        disable=disable,
+    )

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 from pydantic import ValidationError
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import Progress
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -27,7 +27,7 @@ from cli import connection
 from cli.app import app
 from cli.exit_codes import ExitCode
 from cli.ledger_access import ledger_to_check
-from cli.output import console, errors, fail, print_json, table, validation_message
+from cli.output import console, errors, fail, print_json, progress_bar, table, validation_message
 from client.relationships import AlreadyInLedger, start_relationship
 from client.waits import NoAnswer
 from ledger.store import Ledger
@@ -482,14 +482,7 @@ def import_roster(
     if dry_run:
         _show_dry_run(rows, as_json)
         return
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=errors,
-        transient=True,
-        disable=as_json,
-    )
+    progress = progress_bar(disable=as_json)
     with ledger_to_check() as ledger, progress:
         outcomes = connection.run(lambda: start_rows(rows, now, concurrency, progress, ledger))
     _show_import(outcomes, as_json)

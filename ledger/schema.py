@@ -4,6 +4,9 @@ Migrations live in `ledger/migrations/versions`, one frozen file per schema chan
 written by v0.1-v0.3 carries the hand-rolled `ledger_schema_version` table instead; its highest
 version maps onto the Alembic revision that made the same tables, so it is stamped there and
 upgraded like any other.
+
+The ledger only moves forward: the scripts have no downgrade step; going back a release means
+restoring the backup taken before the upgrade.
 """
 
 from __future__ import annotations

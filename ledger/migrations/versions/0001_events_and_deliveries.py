@@ -47,7 +47,3 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key", "recipient", name="pk_ledger_deliveries"),
     )
-
-
-def downgrade() -> None:
-    raise NotImplementedError("the ledger only moves forward: restore a backup instead")

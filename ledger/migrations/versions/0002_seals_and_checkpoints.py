@@ -26,7 +26,3 @@ def upgrade() -> None:
         sa.Column("digest", sa.String(64), nullable=False),
         sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
     )
-
-
-def downgrade() -> None:
-    raise NotImplementedError("the ledger only moves forward: restore a backup instead")

@@ -63,7 +63,3 @@ def upgrade() -> None:
     from ledger.projection import rebuild_all
 
     rebuild_all(op.get_bind())
-
-
-def downgrade() -> None:
-    raise NotImplementedError("the ledger only moves forward: restore a backup instead")
