@@ -37,6 +37,8 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_core import to_jsonable_python
 
+from activities.contacts import ProgramContact, ProgramContacts
+from activities.mail_policy import EIGHT_BIT, SEVEN_BIT
 from activities.rendering import RenderedMessage, build_invite
 from mentorship.notifications import MeetingInvite, Notification, Recipient
 from mentorship.participants import Channel as ChannelName
@@ -152,6 +154,7 @@ class ChannelsConfig(BaseModel):
     smtp: SmtpConfig | None = None
     webhook: WebhookConfig | None = None
     fallback: ChannelName = ChannelName.OUTBOX
+    contacts: ProgramContacts = ProgramContacts()
 
     @model_validator(mode="after")
     def _fallback_is_configured(self) -> ChannelsConfig:
@@ -193,6 +196,7 @@ class OutgoingMessage(BaseModel):
     notification: Notification
     recipient: Recipient
     rendered: RenderedMessage
+    contact: ProgramContact | None = None  # Reply-To: who reads the answers
 
     @property
     def recipient_ref(self) -> str:
@@ -331,16 +335,19 @@ class SmtpChannel:
     async def send(self, message: OutgoingMessage) -> None:
         """smtplib blocks, so it runs in a thread, which cannot be cancelled: whoever stops
         awaiting this leaves the thread sending. The watchdog is what bounds it."""
-        email = self.compose(message)
-        await asyncio.to_thread(self._transmit, email, message.recipient.person.email)
+        await asyncio.to_thread(self._transmit, message)
 
-    def compose(self, message: OutgoingMessage) -> EmailMessage:
+    def compose(self, message: OutgoingMessage, eight_bit: bool = True) -> EmailMessage:
         """Build the mail; the Message-ID is derived from key + recipient so a retry that
-        slips past the ledger still looks like the same message to the receiving side."""
+        slips past the ledger still looks like the same message to the receiving side.
+
+        `eight_bit`: the relay offered 8BITMIME; without it every part is 7-bit clean."""
         n, person = message.notification, message.recipient.person
-        email = EmailMessage()
+        email = EmailMessage(policy=EIGHT_BIT if eight_bit else SEVEN_BIT)
         email["From"] = self.config.sender
         email["To"] = formataddr((" ".join(person.name.split()), person.email))
+        if message.contact is not None:
+            email["Reply-To"] = message.contact.header()
         email["Subject"] = message.rendered.subject
         email["Date"] = formatdate(usegmt=True)
         email["Message-ID"] = f"<{message.dedupe_id}@{self._domain()}>"
@@ -367,7 +374,7 @@ class SmtpChannel:
     def _domain(self) -> str:
         return self._envelope_sender.rpartition("@")[2] or "mentorflow.invalid"
 
-    def _transmit(self, email: EmailMessage, to: str) -> None:
+    def _transmit(self, message: OutgoingMessage) -> None:
         watchdog = _Watchdog(self.config.send_deadline)
         client: smtplib.SMTP | None = None
         try:
@@ -375,7 +382,14 @@ class SmtpChannel:
             watchdog.watch(client)
             self._secure(client)
             self._login(client)
-            client.send_message(email, from_addr=self._envelope_sender, to_addrs=[to])
+            client.ehlo_or_helo_if_needed()
+            eight_bit = client.has_extn("8bitmime")
+            client.send_message(
+                self.compose(message, eight_bit),
+                from_addr=self._envelope_sender,
+                to_addrs=[message.recipient.person.email],
+                mail_options=["BODY=8BITMIME"] if eight_bit else [],
+            )
         except (smtplib.SMTPException, OSError) as exc:
             if watchdog.fired:
                 raise TemporaryDeliveryError(

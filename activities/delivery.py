@@ -316,9 +316,15 @@ class Deliverer:
             )
 
         try:
-            rendered = render(notification, recipient)
+            contact = self.config.contacts.for_notification(notification)
+            rendered = render(notification, recipient, contact)
             await channel.send(
-                OutgoingMessage(notification=notification, recipient=recipient, rendered=rendered)
+                OutgoingMessage(
+                    notification=notification,
+                    recipient=recipient,
+                    rendered=rendered,
+                    contact=contact,
+                )
             )
         except PermanentDeliveryError as exc:
             await release(str(exc), True)

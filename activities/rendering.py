@@ -20,6 +20,7 @@ from icalendar import Calendar, Event, vCalAddress
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, Undefined, select_autoescape
 from pydantic import BaseModel, ConfigDict
 
+from activities.contacts import ProgramContact
 from mentorship.notifications import MeetingInvite, Notification, Recipient
 from mentorship.participants import Participant, Role
 
@@ -38,11 +39,16 @@ class RenderedMessage(BaseModel):
     html: str
 
 
-def render(notification: Notification, recipient: Recipient) -> RenderedMessage:
-    """Render per recipient because the copy differs by role (e.g. only mentors see agendas)."""
+def render(
+    notification: Notification, recipient: Recipient, contact: ProgramContact | None = None
+) -> RenderedMessage:
+    """Render per recipient because the copy differs by role (e.g. only mentors see agendas).
+
+    `contact` signs the message and is who replies reach; the footer tells people so."""
     env = environment()
     kind = notification.kind.value
     variables = _variables(notification, recipient)
+    variables["contact"] = contact
     subject = _one_line(env.get_template(f"{kind}.subject.j2").render(variables))
     variables["subject"] = subject
     text = _tidy(env.get_template(f"{kind}.txt.j2").render(variables))
@@ -225,6 +231,8 @@ def _event(
         event.add("description", invite.description)
     if invite.location:
         event.add("location", invite.location)
+    if invite.url:
+        event.add("url", invite.url)
     event.add("organizer", _address(*parseaddr(organizer)), encode=False)
     for person in attendees:
         event.add("attendee", _attendee(person), encode=False)
@@ -235,7 +243,8 @@ def _attendee(person: Participant) -> vCalAddress:
     address = _address(person.name, person.email)
     address.params["ROLE"] = "REQ-PARTICIPANT"
     address.params["PARTSTAT"] = "NEEDS-ACTION"
-    address.params["RSVP"] = "TRUE"
+    # Nothing reads iTIP replies yet: asking for them would send Accept/Decline into a void.
+    address.params["RSVP"] = "FALSE"
     return address
 
 

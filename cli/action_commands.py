@@ -178,6 +178,8 @@ FLAGS: dict[str, str] = {
     "terms.cadence": "--cadence",
     "terms.format": "--format",
     "terms.session_minutes": "--session-minutes",
+    "terms.link": "--link",
+    "terms.place": "--place",
     "meeting_number": "--meeting",
     "items": "--item",
     "duration_minutes": "--duration",
@@ -376,6 +378,10 @@ def confirm(
         str | None, typer.Option(help="ISO time with offset, e.g. 2026-03-02T15:00:00Z.")
     ] = None,
     session_minutes: Annotated[int | None, typer.Option()] = None,
+    link: Annotated[
+        str | None, typer.Option(help="The video call's address, put on every invite.")
+    ] = None,
+    place: Annotated[str | None, typer.Option(help="Where they meet in person.")] = None,
     actor_id: ActorId = None,
     file: FileOpt = None,
     as_json: JsonOpt = False,
@@ -387,6 +393,8 @@ def confirm(
         format=format_,
         first_meeting_at=first_meeting,
         session_minutes=session_minutes,
+        link=link,
+        place=place,
     )
     defaults = None
     if _some_terms_missing(merge(_file_terms(file), terms or {})):

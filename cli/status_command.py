@@ -102,7 +102,8 @@ def _agreement_text(s: RelationshipState) -> str:
     fmt = a.format.value.replace("_", " ")
     meets = f", {s.rhythm.describe(a.cadence)}" if s.rhythm else ""
     signed = _when(s.agreed_at, s)
-    return f"{a.cadence.describe()}{meets}, {fmt}, {a.session_minutes} min (signed {signed})"
+    where = "".join(f", {part}" for part in (a.place, a.link) if part)
+    return f"{a.cadence.describe()}{meets}, {fmt}{where}, {a.session_minutes} min (signed {signed})"
 
 
 def _health_text(s: RelationshipState) -> str:

@@ -39,7 +39,19 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
+def _web_address(value: str) -> str:
+    """A video call's link: people click it from an email or a calendar, so http(s) only."""
+    link = value.strip()
+    scheme, _, rest = link.partition("://")
+    if scheme.lower() not in ("https", "http") or not rest or any(c.isspace() for c in link):
+        raise ValueError(
+            f"'{value}' is not a web address; give the call's link, e.g. https://meet.example.org/ana-ben"
+        )
+    return link
+
+
 Short = Annotated[str, Field(max_length=MAX_SHORT), AfterValidator(_not_blank)]
+Link = Annotated[str, Field(max_length=MAX_SHORT), AfterValidator(_web_address)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Reason = Annotated[str, Field(min_length=1, max_length=MAX_REASON), AfterValidator(_not_blank)]
 Specific = Annotated[str, Field(max_length=MAX_SHORT * 2), AfterValidator(_specific)]
@@ -79,6 +91,8 @@ class AgreementTerms(BaseModel):
     format: MeetingFormat
     first_meeting_at: Moment
     session_minutes: int = Field(default=60, ge=15, le=240)
+    link: Link | None = None  # the video call, for virtual and hybrid meetings
+    place: Short | None = None  # where they meet in person
 
 
 class ConfirmAgreement(Command):

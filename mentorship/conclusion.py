@@ -9,6 +9,7 @@ from mentorship.commands import Conclude, SubmitReflection
 from mentorship.decider import EVERYONE, PARTIES, Decider, Rejected
 from mentorship.events import Outcome
 from mentorship.guards import require_actor, require_phase
+from mentorship.invitations import cancel_for_ending, scheduled
 from mentorship.notifications import NotificationKind as N
 from mentorship.participants import Actor, Role
 from mentorship.revisions import Revision
@@ -35,10 +36,12 @@ def begin_conclusion(d: Decider, outcome: Outcome, reason: str, actor: Actor | N
     s = d.state
     due = d.now + s.policy.span(s.policy.reflection_due)
     started = ev.ConclusionStarted(reason=reason, outcome=outcome, due_at=due)
+    dropped = scheduled(s)
     if actor is None:
         d.emit(started, cause=reason)
     else:
         d.emit(started, actor=actor)
+    cancel_for_ending(d, dropped, _ending(outcome, reason))
     d.notify(
         N.REFLECTION_REQUEST,
         "conclusion:reflection",
@@ -82,10 +85,12 @@ def finish(
         close_open_work(d, outcome, reason)
     summary = summarise(d.state, d)
     concluded = ev.Concluded(outcome=outcome, reason=reason, summary=summary)
+    dropped = scheduled(d.state)
     if actor is None:
         d.emit(concluded, cause=cause or reason)
     else:
         d.emit(concluded, actor=actor)
+    cancel_for_ending(d, dropped, _ending(outcome, reason))
     d.notify(
         N.NOT_STARTED if outcome is Outcome.NOT_STARTED else N.SUMMARY,
         "summary",
@@ -96,6 +101,10 @@ def finish(
     )
 
 
+def _ending(outcome: Outcome, reason: str) -> str:
+    return f"the relationship ended ({outcome.value.replace('_', ' ')}): {reason}"
+
+
 def close_open_work(d: Decider, outcome: Outcome, reason: str) -> None:
     """Nothing waits on a relationship that ended: its open review, loops and items close,
     and the at-risk flag clears, each with the reason, before `Concluded`."""
@@ -103,7 +112,7 @@ def close_open_work(d: Decider, outcome: Outcome, reason: str) -> None:
     review = s.open_review
     loops = [lp.number for lp in s.loops if lp.closed_at is None]
     items = [i.id for i in s.open_items()]
-    why = f"the relationship ended ({outcome.value.replace('_', ' ')}): {reason}"
+    why = _ending(outcome, reason)
     if review is not None or loops or items:
         d.emit(
             ev.OpenWorkClosed(

@@ -77,6 +77,8 @@ class Decider:
             "mentor_name": s.mentor.name if s.mentor else "",
             "mentee_name": s.mentee.name if s.mentee else "",
             "kind_of_relationship": s.kind.value,
+            "operator_name": s.operator.name if s.operator else "",
+            "operator_email": s.operator.email if s.operator else "",
         }
         self._outcome.notifications.append(
             Notification(

@@ -38,6 +38,12 @@ class _Event(Shape):
     version: ClassVar[int] = 1
 
 
+def added() -> Any:
+    """A field a later release added to an event: left out of the record while unset, so an
+    event decided the old way serialises, and hashes, exactly as it was recorded."""
+    return Field(default=None, exclude_if=lambda value: value is None)
+
+
 class Terms(Shape):
     """The agreement as recorded (the command's `AgreementTerms`, without its checks)."""
 
@@ -45,6 +51,8 @@ class Terms(Shape):
     format: MeetingFormat
     first_meeting_at: datetime
     session_minutes: int = 60
+    link: str | None = added()  # v0.5; a video call's address, on every invite
+    place: str | None = added()  # v0.5; where they meet in person
 
 
 class AreaToDevelop(Shape):
@@ -65,12 +73,6 @@ class Change(Shape):
 
     def is_empty(self) -> bool:
         return not (self.cadence or self.format or self.add_objectives or self.retire_objectives)
-
-
-def added() -> Any:
-    """A field a later release added to an event: left out of the record while unset, so an
-    event decided the old way serialises, and hashes, exactly as it was recorded."""
-    return Field(default=None, exclude_if=lambda value: value is None)
 
 
 def stored(shape: type[S], value: BaseModel) -> S:
@@ -156,6 +158,14 @@ class MeetingRescheduled(_Event):
     number: int
     at: datetime
     previous_at: datetime
+    reason: str
+
+
+class MeetingWithdrawn(_Event):
+    """A scheduled meeting taken off both calendars (a pause); it keeps its number."""
+
+    type: Literal["MeetingWithdrawn"] = "MeetingWithdrawn"
+    number: int
     reason: str
 
 
@@ -338,6 +348,7 @@ Event = Annotated[
     | MeetingScheduled
     | AgendaSubmitted
     | MeetingRescheduled
+    | MeetingWithdrawn
     | MeetingLogged
     | MeetingMissed
     | ProgressReported

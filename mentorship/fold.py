@@ -226,8 +226,17 @@ def _rescheduled(s: RelationshipState, e: ev.MeetingRescheduled, at: datetime) -
     meeting = _meeting(s, e.number)
     meeting.scheduled_at = e.at
     meeting.reschedules += 1
+    meeting.sequence += 1
+    meeting.withdrawn = False
     s.reminders_sent = [r for r in s.reminders_sent if not r.startswith(f"meeting-{e.number}:")]
     s.last_activity_at = at
+
+
+@_on(ev.MeetingWithdrawn)
+def _withdrawn(s: RelationshipState, e: ev.MeetingWithdrawn, at: datetime) -> None:
+    meeting = _meeting(s, e.number)
+    meeting.sequence += 1
+    meeting.withdrawn = True
 
 
 @_on(ev.MeetingLogged)

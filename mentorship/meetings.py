@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from mentorship import events as ev
-from mentorship.cadence import Cadence
 from mentorship.commands import (
     ItemStatus,
     LogMeeting,
@@ -15,10 +14,11 @@ from mentorship.commands import (
 )
 from mentorship.decider import PARTIES, Decider, Rejected
 from mentorship.guards import require_actor, require_phase
+from mentorship.invitations import announce_scheduled, follows, invite_for, where
 from mentorship.notifications import NotificationKind as N
 from mentorship.participants import Role
 from mentorship.revisions import Revision
-from mentorship.schedule import fits_before_end, invite_for, last_anchor, next_meeting_time
+from mentorship.schedule import fits_before_end, last_anchor, next_slot
 from mentorship.state import Meeting, MeetingStatus, Phase, RelationshipState
 
 _RUNNING = (Phase.ACTIVE, Phase.UNDER_REVIEW)
@@ -97,11 +97,12 @@ def _announce_move(d: Decider, number: int, previous_at: str, reason: str) -> No
         N.MEETING_RESCHEDULED,
         f"meeting-{number}:moved-{moved.reschedules}",
         PARTIES,
-        invite=invite_for(d.state, moved),
+        invite=invite_for(d.state, moved, d.rules),
         meeting_number=number,
         meeting_at=moved.scheduled_at.isoformat(),
         previous_at=previous_at,
         reason=reason,
+        **(where(d.state) if follows(d) else {}),
     )
 
 
@@ -130,16 +131,11 @@ def schedule_next(d: Decider, cause: str) -> None:
     s = d.state
     if s.next_meeting is not None or s.cadence is None:
         return
-    at = _next_slot(s, s.cadence, last_anchor(s), d.now)
+    at = next_slot(s, s.cadence, last_anchor(s), d.now)
     if fits_before_end(s, at):
-        d.emit(ev.MeetingScheduled(number=s.next_meeting_number, at=at), cause=cause)
-
-
-def _next_slot(s: RelationshipState, cadence: Cadence, anchor: datetime, now: datetime) -> datetime:
-    """The cadence's next meeting: on the agreed weekday and time once the pair has one."""
-    if s.rhythm is not None:
-        return s.rhythm.next_after(cadence, anchor, now)
-    return next_meeting_time(cadence, anchor, now, s.policy.time_scale)
+        number = s.next_meeting_number
+        d.emit(ev.MeetingScheduled(number=number, at=at), cause=cause)
+        announce_scheduled(d, number, cause)
 
 
 def rebase_on_cadence(d: Decider, cause: str) -> None:
@@ -153,7 +149,7 @@ def rebase_on_cadence(d: Decider, cause: str) -> None:
     if d.rules.has(Revision.MEETINGS_ON_AVAILABILITY) and s.latest_past_slot is None:
         return
     anchor = s.latest_past_slot or s.agreed_at or d.now
-    at = _next_slot(s, s.cadence, anchor, d.now)
+    at = next_slot(s, s.cadence, anchor, d.now)
     if at != pending.scheduled_at and fits_before_end(s, at):
         previous = pending.scheduled_at
         d.emit(
@@ -200,13 +196,15 @@ def meeting_reminder(d: Decider, meeting: Meeting) -> None:
         N.MEETING_REMINDER,
         f"meeting-{meeting.number}:reminder-{meeting.reschedules}",
         PARTIES,
-        invite=invite_for(s, meeting),
+        # From v0.5 the invite went out when the meeting was scheduled: calendars hold it.
+        invite=None if follows(d) else invite_for(s, meeting, d.rules),
         expires_at=meeting.scheduled_at,  # a reminder after the meeting began is noise
         meeting_number=meeting.number,
         meeting_at=meeting.scheduled_at.isoformat(),
         format=s.agreement.format.value.replace("_", " "),
         duration_minutes=s.agreement.session_minutes,
         agenda=meeting.agenda or None,
+        **(where(s) if follows(d) else {}),
     )
 
 

@@ -162,6 +162,8 @@ def _terms(terms: Terms) -> str:
     return (
         f"{_meetings(terms.cadence, terms.format)} of {terms.session_minutes} minutes, "
         f"the first on {when(terms.first_meeting_at)}"
+        f"{f' at {terms.place}' if terms.place else ''}"
+        f"{f' (call: {terms.link})' if terms.link else ''}"
     )
 
 
@@ -265,9 +267,16 @@ def _agenda(e: ev.AgendaSubmitted) -> str:
 
 @_on(ev.MeetingRescheduled)
 def _rescheduled(e: ev.MeetingRescheduled) -> str:
+    if e.at == e.previous_at:
+        return f"put meeting {e.number} back on both calendars at {when(e.at)} ({e.reason})"
     return (
         f"moved meeting {e.number} from {when(e.previous_at)} to {when(e.at)} (reason: {e.reason})"
     )
+
+
+@_on(ev.MeetingWithdrawn)
+def _withdrawn(e: ev.MeetingWithdrawn) -> str:
+    return f"took meeting {e.number} off both calendars ({e.reason})"
 
 
 @_on(ev.MeetingLogged)

@@ -19,7 +19,9 @@ class NotificationKind(StrEnum):
     AGREEMENT_CONFIRMED = "agreement_confirmed"
     MEETING_PREP = "meeting_prep"
     MEETING_REMINDER = "meeting_reminder"
+    MEETING_SCHEDULED = "meeting_scheduled"
     MEETING_RESCHEDULED = "meeting_rescheduled"
+    MEETING_CANCELLED = "meeting_cancelled"
     MEETING_MISSED = "meeting_missed"
     WIN_CELEBRATION = "win_celebration"
     FEEDBACK_REQUEST = "feedback_request"
@@ -54,11 +56,13 @@ class MeetingInvite(BaseModel):
 
     uid: str
     sequence: int
+    meeting_number: int = 0  # 0: sent before v0.5, which did not say
     start: datetime
     duration: timedelta
     summary: str
     description: str = ""
     location: str = ""
+    url: str = ""  # the meeting's video call, where it has one
     cancelled: bool = False
 
 

@@ -13,6 +13,7 @@ from mentorship.commands import ConfirmAgreement, SubmitCommitment, SubmitGoals
 from mentorship.decider import PARTIES, Decider, Rejected
 from mentorship.events import Terms
 from mentorship.guards import require_actor, require_phase
+from mentorship.invitations import follows, invite_for, where
 from mentorship.notifications import NotificationKind as N
 from mentorship.participants import SYSTEM, Participant, Role
 from mentorship.policy import Policy
@@ -173,15 +174,20 @@ def _sign(d: Decider, terms: Terms) -> None:
     )
     d.emit(ev.MeetingScheduled(number=1, at=terms.first_meeting_at), cause="first meeting")
     rhythm = d.state.rhythm
+    first = d.state.meeting(1)
+    assert first is not None
     d.notify(
         N.AGREEMENT_CONFIRMED,
         "agreement",
         PARTIES,
+        # From v0.5 the agreement holds the first meeting in both calendars at once.
+        invite=invite_for(d.state, first, d.rules) if follows(d) else None,
         cadence=terms.cadence.describe(),
         format=terms.format.value.replace("_", " "),
         first_meeting=_iso(terms.first_meeting_at),
         objectives=list(d.state.objectives.values()),
         **_rhythm_context(rhythm, terms.cadence),
+        **(where(d.state) if follows(d) else {}),
     )
 
 

@@ -9,11 +9,13 @@ from mentorship.conclusion import finish
 from mentorship.decider import PARTIES, Decider, Rejected
 from mentorship.events import Outcome
 from mentorship.guards import require_actor, require_phase
+from mentorship.invitations import restore_after_pause, where, withdraw_for_pause
 from mentorship.meetings import rebase_on_cadence, schedule_next
+from mentorship.notifications import MeetingInvite
 from mentorship.notifications import NotificationKind as N
-from mentorship.participants import Role
+from mentorship.participants import Actor, Role
 from mentorship.revisions import Revision
-from mentorship.state import Phase
+from mentorship.state import Phase, RelationshipState
 
 _LIVE = (Phase.ONBOARDING, Phase.ACTIVE, Phase.UNDER_REVIEW)
 
@@ -22,7 +24,18 @@ def pause(d: Decider, cmd: Pause) -> None:
     require_actor(d.state, cmd.actor, Role.OPERATOR, action="pause a relationship")
     require_phase(d.state, *_LIVE, action="pause")
     rec = d.emit(ev.Paused(reason=cmd.reason), actor=cmd.actor)
-    d.notify(N.PAUSED, f"paused-{rec.seq}", PARTIES, reason=cmd.reason, by=cmd.actor.id)
+    cancel = withdraw_for_pause(d, f"the relationship is paused: {cmd.reason}")
+    d.notify(
+        N.PAUSED,
+        f"paused-{rec.seq}",
+        PARTIES,
+        invite=cancel,
+        reason=cmd.reason,
+        by=cmd.actor.id,
+        by_name=name_of(d.state, cmd.actor),
+        meeting_number=_number(cancel),
+        meeting_at=cancel.start.isoformat() if cancel else "",
+    )
 
 
 def resume(d: Decider, cmd: Resume) -> None:
@@ -32,7 +45,19 @@ def resume(d: Decider, cmd: Resume) -> None:
     assert s.paused_at is not None
     paused_for = d.now - s.paused_at
     rec = d.emit(ev.Resumed(paused_for_seconds=paused_for.total_seconds()), actor=cmd.actor)
-    d.notify(N.RESUMED, f"resumed-{rec.seq}", PARTIES, paused_days=paused_for.days)
+    restored = restore_after_pause(d, paused_for)
+    invite, was = restored if restored else (None, "")
+    d.notify(
+        N.RESUMED,
+        f"resumed-{rec.seq}",
+        PARTIES,
+        invite=invite,
+        paused_days=paused_for.days,
+        meeting_number=_number(invite),
+        meeting_at=invite.start.isoformat() if invite else "",
+        previous_at=was,
+        **(where(d.state) if invite else {}),
+    )
 
 
 def extend(d: Decider, cmd: ExtendEndDate) -> None:
@@ -74,6 +99,7 @@ def change_cadence(d: Decider, cmd: ChangeCadence) -> None:
         PARTIES,
         cadence=cmd.cadence.describe(),
         by=cmd.actor.id,
+        by_name=name_of(d.state, cmd.actor),
     )
     rebase_on_cadence(d, f"cadence changed to {cmd.cadence.describe()}")
 
@@ -82,3 +108,14 @@ def cancel(d: Decider, cmd: Cancel) -> None:
     require_actor(d.state, cmd.actor, Role.OPERATOR, action="cancel a relationship")
     require_phase(d.state, *_LIVE, Phase.PAUSED, Phase.CONCLUDING, action="cancel")
     finish(d, Outcome.CANCELLED, f"cancelled by the operator: {cmd.reason}", actor=cmd.actor)
+
+
+def name_of(s: RelationshipState, actor: Actor) -> str:
+    """The name people know an operator by; another operator on the roster by their id."""
+    if s.operator is not None and s.operator.id == actor.id:
+        return s.operator.name
+    return actor.id
+
+
+def _number(invite: MeetingInvite | None) -> int | None:
+    return invite.meeting_number if invite else None

@@ -39,6 +39,9 @@ class Revision(StrEnum):
     # v0.3: the first meeting was "now + 7 days" to the microsecond, whatever the mentor's
     # availability, and a cadence change before it moved it off the confirmed time.
     MEETINGS_ON_AVAILABILITY = "rules-0.3-meetings-on-availability"
+    # v0.5: a meeting's first invite rode on its reminder, a day ahead; pause, cancel and
+    # conclusion sent no CANCEL; resume moved meetings by the pause length, silently.
+    CALENDAR_FOLLOWS_SCHEDULE = "rules-0.5-calendar-follows-schedule"
 
 
 class Rules(frozenset[Revision]):

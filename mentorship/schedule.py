@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 
 from mentorship.cadence import Cadence
-from mentorship.notifications import MeetingInvite
 from mentorship.program_clock import program_moment
-from mentorship.state import Meeting, RelationshipState
+from mentorship.state import RelationshipState
 
 
 def effective_end(state: RelationshipState) -> datetime | None:
@@ -56,20 +55,8 @@ def last_anchor(state: RelationshipState) -> datetime:
     return state.agreed_at
 
 
-def invite_for(
-    state: RelationshipState, meeting: Meeting, cancelled: bool = False
-) -> MeetingInvite:
-    minutes = state.agreement.session_minutes if state.agreement else 60
-    fmt = state.agreement.format.value.replace("_", " ") if state.agreement else ""
-    mentor = state.mentor.name if state.mentor else "mentor"
-    mentee = state.mentee.name if state.mentee else "mentee"
-    return MeetingInvite(
-        uid=f"{state.id}-meeting-{meeting.number}@mentorflow",
-        sequence=meeting.reschedules,
-        start=meeting.scheduled_at,
-        duration=timedelta(minutes=minutes),
-        summary=f"Mentoring session {meeting.number}: {mentor} and {mentee}",
-        description=f"{state.program} mentoring, {fmt}",
-        location=fmt,
-        cancelled=cancelled,
-    )
+def next_slot(s: RelationshipState, cadence: Cadence, anchor: datetime, now: datetime) -> datetime:
+    """The cadence's next meeting: on the agreed weekday and time once the pair has one."""
+    if s.rhythm is not None:
+        return s.rhythm.next_after(cadence, anchor, now)
+    return next_meeting_time(cadence, anchor, now, s.policy.time_scale)

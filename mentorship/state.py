@@ -52,12 +52,23 @@ class Meeting(_State):
     scheduled_at: datetime
     status: MeetingStatus = MeetingStatus.SCHEDULED
     reschedules: int = 0
+    # The invite's SEQUENCE: one up for every change calendars see (a move, a withdrawal).
+    sequence: int = 0
+    withdrawn: bool = False  # off both calendars while the pair is paused
     agenda: list[str] = Field(default_factory=list)
     held_at: datetime | None = None
     format: MeetingFormat | None = None
     duration_minutes: int | None = None
     notes: str = ""
     wins: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sequence_from_reschedules(cls, data: Any) -> Any:
+        """Carried before v0.5: only moves changed the invite, so its sequence was their count."""
+        if isinstance(data, dict) and "sequence" not in data:
+            return {**data, "sequence": data.get("reschedules", 0)}
+        return data
 
 
 class ActionItem(_State):

@@ -149,7 +149,7 @@ class Journey:
     def advance(self, to: datetime) -> None:
         """Let the lifecycle's timers fire, in order, up to `to`."""
         while True:
-            due = next_deadline(self.state, self.now)
+            due = next_deadline(self.state, self.now, self.rules)
             if due is None or due > to:
                 break
             self.now = max(self.now, due)

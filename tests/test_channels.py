@@ -95,11 +95,24 @@ FULL: dict[NotificationKind, dict[str, Any]] = {
         "duration_minutes": 45,
         "agenda": ["Promotion path", "Feedback on my RFC"],
     },
+    NotificationKind.MEETING_SCHEDULED: {
+        "meeting_number": 3,
+        "meeting_at": MEETING_AT,
+        "format": "virtual",
+        "cause": "after meeting 2",
+        "link": "https://meet.example.org/ana-bo",
+        "place": "",
+    },
     NotificationKind.MEETING_RESCHEDULED: {
         "meeting_number": 3,
         "meeting_at": "2026-03-18T14:00:00+00:00",
         "previous_at": MEETING_AT,
         "reason": "Ana is travelling",
+    },
+    NotificationKind.MEETING_CANCELLED: {
+        "meeting_number": 3,
+        "meeting_at": MEETING_AT,
+        "reason": "the relationship ended (cancelled): cancelled by the operator: program closed",
     },
     NotificationKind.MEETING_MISSED: {
         "meeting_number": 3,
@@ -136,8 +149,20 @@ FULL: dict[NotificationKind, dict[str, Any]] = {
         "objectives": ["Mentor a new hire"],
     },
     NotificationKind.CADENCE_CHANGED: {"cadence": "monthly", "by": "olu"},
-    NotificationKind.PAUSED: {"reason": "parental leave", "by": "olu"},
-    NotificationKind.RESUMED: {"paused_days": 21},
+    NotificationKind.PAUSED: {
+        "reason": "parental leave",
+        "by": "olu",
+        "by_name": "Olu Operator",
+        "meeting_number": 3,
+        "meeting_at": MEETING_AT,
+    },
+    NotificationKind.RESUMED: {
+        "paused_days": 21,
+        "meeting_number": 3,
+        "meeting_at": "2026-04-07T14:00:00+00:00",
+        "previous_at": MEETING_AT,
+        "place": "Room 4.12, Main St 1",
+    },
     NotificationKind.END_DATE_EXTENDED: {"end_date": "2026-09-30"},
     NotificationKind.REFLECTION_REQUEST: {
         "due_at": "2026-06-30T12:00:00+00:00",
@@ -567,7 +592,8 @@ def test_invite_is_a_request_with_stable_uid_sequence_and_utc_times() -> None:
     attendees = sorted(str(a) for a in event["ATTENDEE"])
     assert attendees == ["mailto:ana@example.org", "mailto:bo@example.org"]
     assert sorted(a.params["CN"] for a in event["ATTENDEE"]) == ["Ana Mentor", "Bo Mentee"]
-    assert all(a.params["RSVP"] == "TRUE" for a in event["ATTENDEE"])
+    # Nothing reads replies, so nobody is asked for one.
+    assert all(a.params["RSVP"] == "FALSE" for a in event["ATTENDEE"])
 
 
 def test_invite_converts_other_timezones_and_naive_times_to_utc() -> None:

@@ -52,7 +52,11 @@ def test_prep_prompt_and_reminder_come_before_each_meeting_with_the_agenda() -> 
     reminder = j.notified("meeting_reminder")
     assert len(reminder) == 1
     assert reminder[0].context["agenda"] == ["Design review dry run"]
-    assert reminder[0].invite is not None and reminder[0].invite.sequence == 0
+    # The calendar has held the slot since the agreement; the reminder only reminds.
+    assert reminder[0].invite is None
+    agreement = j.notified("agreement_confirmed")[0]
+    assert agreement.invite is not None and agreement.invite.sequence == 0
+    assert agreement.invite.start == first
 
 
 def test_logging_a_meeting_schedules_the_next_and_celebrates_wins() -> None:
@@ -91,7 +95,9 @@ def test_rescheduling_moves_the_invite_and_resets_its_reminders() -> None:
     )
     moved = j.notified("meeting_rescheduled")[0]
     assert moved.invite is not None and moved.invite.sequence == 1
-    assert moved.invite.uid == j.notified("meeting_reminder")[0].invite.uid
+    held = j.notified("agreement_confirmed")[0].invite
+    assert held is not None and moved.invite.uid == held.uid
+    assert moved.invite.start == first + timedelta(days=3)
     j.advance(first + timedelta(days=2))
     assert len(j.notified("meeting_reminder")) == 2
 

@@ -12,6 +12,7 @@ from mentorship.decider import Rejected
 from mentorship.enrolment import check_start
 from mentorship.events import Kind, Outcome
 from mentorship.policy import Policy
+from mentorship.revisions import CURRENT, Revision, Rules
 from mentorship.state import Phase
 from mentorship.waiting import waiting_for
 from tests.factories import (
@@ -78,13 +79,29 @@ def test_pause_and_resume_rebase_every_timer() -> None:
     j = Journey()
     j.onboard()
     first = j.state.meetings[0].scheduled_at
+    review = j.state.next_review_at
+    assert review is not None
     j.do(c.Pause(actor=OPERATOR, reason="mentor on leave"))
     j.advance_by(days=30)
     assert not j.notified("meeting_prep"), "no prompts while paused"
     j.do(c.Resume(actor=OPERATOR))
     assert j.state.phase is Phase.ACTIVE
-    assert j.state.meetings[0].scheduled_at == first + timedelta(days=30)
+    assert j.state.next_review_at == review + timedelta(days=30)
+    # The meeting that passed during the pause comes back on the agreed weekday and time,
+    # the next such slot after the resume (bi-weekly: 4 weeks on), not the pause length later.
+    assert j.state.meetings[0].scheduled_at == first + timedelta(weeks=4)
     assert j.rebuilt() == j.state
+
+
+def test_before_v0_5_resume_moved_meetings_by_the_pause_length() -> None:
+    j = Journey(rules=Rules(set(CURRENT) - {Revision.CALENDAR_FOLLOWS_SCHEDULE}))
+    j.onboard()
+    first = j.state.meetings[0].scheduled_at
+    j.do(c.Pause(actor=OPERATOR, reason="mentor on leave"))
+    j.advance_by(days=30)
+    j.do(c.Resume(actor=OPERATOR))
+    assert j.state.meetings[0].scheduled_at == first + timedelta(days=30)
+    assert not [n for n in j.notifications if n.invite is not None], "nothing told calendars then"
 
 
 def test_only_the_operator_pauses() -> None:

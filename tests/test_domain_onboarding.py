@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 
 from mentorship import commands as c
+from mentorship import events as ev
 from mentorship.cadence import Cadence, CadenceKind
 from mentorship.decider import Rejected
-from mentorship.events import Outcome
+from mentorship.events import Outcome, Terms
 from mentorship.participants import Actor, Role
 from mentorship.state import Phase
 from tests.factories import MENTEE, MENTOR, OPERATOR, T0, Journey, commitment, goals, terms
@@ -28,7 +29,7 @@ def test_agreement_needs_both_parties_to_confirm_the_same_terms() -> None:
     j.do(c.ConfirmAgreement(actor=MENTEE))
     assert j.state.phase is Phase.ACTIVE
     assert j.state.agreement is not None
-    assert j.state.agreement.model_dump() == later.model_dump()
+    assert j.state.agreement == ev.stored(Terms, later)
     assert (
         j.state.next_meeting is not None
         and j.state.next_meeting.scheduled_at == later.first_meeting_at

@@ -61,7 +61,7 @@ def decode(type_hint: type, data: Any) -> Any:
 
 
 def test_every_event_type_as_its_release_stored_it_loads_in_this_release() -> None:
-    rows = v0_1_rows() + v0_1_rows("v0_2")
+    rows = v0_1_rows() + v0_1_rows("v0_2") + v0_1_rows("v0_5")
     assert sorted(r.type for r in rows) == sorted(ALL_TYPES), "one fixture row per event type"
     for row in rows:
         loaded = to_recorded(row)

@@ -53,7 +53,12 @@ def channels_config(settings: Settings) -> ChannelsConfig:
     webhook = None
     if settings.webhook_secret is not None:
         webhook = WebhookConfig(default_url=settings.webhook_url, secret=settings.webhook_secret)
-    return ChannelsConfig(outbox_path=settings.resolved_outbox, smtp=smtp, webhook=webhook)
+    return ChannelsConfig(
+        outbox_path=settings.resolved_outbox,
+        smtp=smtp,
+        webhook=webhook,
+        contacts=settings.contacts,
+    )
 
 
 def lifecycle_activities(settings: Settings, ledger: Ledger) -> LifecycleActivities:

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from activities.contacts import ProgramContacts
 from ledger.seal import SealKeys, seal_keys_from
 
 
@@ -45,6 +46,10 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_sender: str = "mentorflow@localhost"
     webhook_url: str | None = None
+    # Who answers for a program: Reply-To and sign-off of its emails. "Name <address>"; per
+    # program as "program=Name <address>; ..." Without one, the relationship's operator.
+    program_contact: str | None = None
+    program_contacts: str | None = None
     webhook_secret: SecretStr | None = None
 
     # Payload encryption: "id:base64key" entries, comma-separated; the first (or
@@ -88,6 +93,23 @@ class Settings(BaseSettings):
                 "set both or neither"
             )
         return self
+
+    @model_validator(mode="after")
+    def _contacts_read(self) -> Settings:
+        checks = (
+            ("MENTORFLOW_PROGRAM_CONTACT", self.program_contact, None),
+            ("MENTORFLOW_PROGRAM_CONTACTS", None, self.program_contacts),
+        )
+        for name, default, programs in checks:
+            try:
+                ProgramContacts.parse(default, programs)
+            except ValueError as err:
+                raise ValueError(f"{name}: {err}") from None
+        return self
+
+    @property
+    def contacts(self) -> ProgramContacts:
+        return ProgramContacts.parse(self.program_contact, self.program_contacts)
 
     @property
     def resolved_ledger_url(self) -> str:
