@@ -42,6 +42,8 @@ from activities.channels import (
     WebhookChannel,
     WebhookConfig,
 )
+from activities.contacts import ProgramContact
+from activities.mail_policy import EIGHT_BIT
 from activities.rendering import TEMPLATES, build_invite, render
 from mentorship.notifications import MeetingInvite, Notification, NotificationKind, Recipient
 from mentorship.participants import Channel as ChannelName
@@ -247,6 +249,23 @@ class Mailbox:
     attempts: int = 0
     messages: list[EmailMessage] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
+    # A relay that does not offer 8BITMIME; what each MAIL FROM declared, and the raw DATA.
+    no_8bitmime: bool = False
+    mail_options: list[list[str]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.no_8bitmime:
+            return [r for r in responses if "8BITMIME" not in r.upper()]
+        return responses
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -261,6 +280,8 @@ class Mailbox:
         if self.attempts <= self.tempfail_first:
             return "451 4.3.0 Mailbox busy, try again later"
         raw = envelope.original_content or b""
+        self.mail_options.append(list(envelope.mail_options))
+        self.raw.append(raw)
         message = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
@@ -759,6 +780,80 @@ async def test_a_cancelled_meeting_sends_a_cancel(smtp_peer: SmtpPeer) -> None:
 
     part = next(p for p in mailbox.messages[0].walk() if p.get_content_type() == "text/calendar")
     assert part.get_param("method") == "CANCEL"
+
+
+def _accented(n: Notification) -> tuple[Notification, Recipient]:
+    jurgen = ANA.model_copy(update={"name": "Jürgen Müller-Lüdenscheidt"})
+    mentor = Recipient(role=Role.MENTOR, person=jurgen)
+    return n.model_copy(update={"recipients": (mentor, MENTEE)}), mentor
+
+
+async def test_a_relay_without_8bitmime_gets_seven_bit_parts_and_no_body_declaration(
+    smtp_peer: SmtpPeer,
+) -> None:
+    mailbox, port = smtp_peer(Mailbox(no_8bitmime=True))
+    n, mentor = _accented(notification(invite=meeting_invite()))
+
+    await SmtpChannel(smtp_config(port)).send(outgoing(n, mentor))
+
+    [options] = mailbox.mail_options
+    assert not [o for o in options if o.startswith("BODY")], "declared only where it is offered"
+    assert all(byte < 0x80 for byte in mailbox.raw[0]), "nothing 8-bit crosses the wire"
+    part = next(p for p in mailbox.messages[0].walk() if p.get_content_type() == "text/calendar")
+    assert part["Content-Transfer-Encoding"] in ("quoted-printable", "base64")
+    assert "Jürgen Müller-Lüdenscheidt" in part.get_content().replace("\r\n ", "")
+
+
+async def test_a_relay_offering_8bitmime_is_told_the_body_is_8bit(smtp_peer: SmtpPeer) -> None:
+    mailbox, port = smtp_peer()
+    n, mentor = _accented(notification(invite=meeting_invite()))
+
+    await SmtpChannel(smtp_config(port)).send(outgoing(n, mentor))
+
+    [options] = mailbox.mail_options
+    assert "BODY=8BITMIME" in options
+    part = next(p for p in mailbox.messages[0].walk() if p.get_content_type() == "text/calendar")
+    assert "Jürgen Müller-Lüdenscheidt" in part.get_content().replace("\r\n ", "")
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Meeting 3 with Alexandra moved to Tue 8 Dec 2026, 14:00 (Europe/Berlin)",
+        "Your mentoring with Alexandra Konstantinopoulou-Papadimitriou has a review waiting",
+        "Cancelled: meeting 12 with Maximilian Oberhausen on Thursday 10 December 2026, 09:30",
+        "Meeting 2 with Jürgen Müller moved to Tuesday 8 December 2026 at 14:00 (Europe/Berlin)",
+    ],
+)
+def test_long_subjects_fold_at_spaces_with_text_on_the_first_line(subject: str) -> None:
+    email_message = EmailMessage(policy=EIGHT_BIT)
+    email_message["Subject"] = subject
+    email_message.set_content("x")
+    wire = email_message.as_bytes(policy=EIGHT_BIT.clone(linesep="\r\n"))
+    header = wire.split(b"\r\nContent-Type")[0]
+    lines = header.split(b"\r\n")
+    assert lines[0].startswith(b"Subject: ") and len(lines[0]) > len(b"Subject: ")
+    assert all(len(line) <= 78 for line in lines)
+    assert all(line.startswith(b" ") for line in lines[1:])
+    parsed = email.message_from_bytes(wire, policy=email.policy.default)
+    assert parsed["Subject"] == subject
+
+
+async def test_replies_go_to_the_program_contact(smtp_peer: SmtpPeer) -> None:
+    mailbox, port = smtp_peer()
+    contact = ProgramContact.parse("Olu Operator <programs@acme.example>")
+    n = notification()
+    message = OutgoingMessage(
+        notification=n, recipient=MENTEE, rendered=render(n, MENTEE, contact), contact=contact
+    )
+
+    await SmtpChannel(smtp_config(port)).send(message)
+
+    sent = mailbox.messages[0]
+    assert sent["Reply-To"] == "Olu Operator <programs@acme.example>"
+    text = sent.get_body(("plain",)).get_content()
+    assert "reply to this email: it reaches Olu Operator <programs@acme.example>" in text
+    assert "— Olu Operator, Acme Mentoring" in text
 
 
 async def test_starttls_with_login_delivers_over_a_verified_connection(
