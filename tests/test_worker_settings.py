@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from temporalio.testing import WorkflowEnvironment
 
+from activities.contacts import ProgramContact
 from ledger.store import Ledger
 from worker.app import build_worker, channels_config, lifecycle_activities
 from worker.codec import generate_key
@@ -267,6 +268,37 @@ def test_a_limit_out_of_range_is_refused_with_its_value(
     env.setenv(variable, value)
 
     with refused(f"{variable}='{value}' is not valid: .*; fix {variable} in the environment"):
+        load_settings()
+
+
+def test_program_contacts_come_from_the_environment(env: pytest.MonkeyPatch) -> None:
+    env.setenv("MENTORFLOW_PROGRAM_CONTACT", "Programs <programs@example.org>")
+    env.setenv("MENTORFLOW_PROGRAM_CONTACTS", "eng-2026=Ana Ops <ana@example.org>; sales=b@x.org")
+
+    contacts = load_settings().contacts
+
+    assert contacts.default == ProgramContact(name="Programs", email="programs@example.org")
+    assert contacts.programs["eng-2026"].header() == "Ana Ops <ana@example.org>"
+    assert contacts.programs["sales"].email == "b@x.org"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("MENTORFLOW_PROGRAM_CONTACT", "nobody", "'nobody' is not a contact"),
+        (
+            "MENTORFLOW_PROGRAM_CONTACTS",
+            "Ana <ana@example.org>",
+            "'Ana <ana@example.org>' names no",
+        ),
+    ],
+)
+def test_a_contact_that_is_not_an_address_is_refused(
+    env: pytest.MonkeyPatch, variable: str, value: str, problem: str
+) -> None:
+    env.setenv(variable, value)
+
+    with refused(f"{variable}: {problem}"):
         load_settings()
 
 
