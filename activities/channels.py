@@ -648,6 +648,7 @@ def webhook_payload(message: OutgoingMessage) -> dict[str, Any]:
         "body": message.rendered.text,
         "context": to_jsonable_python(n.context, fallback=str),
         "invite": _invite_summary(n.invite),
+        "reply_to": message.contact.model_dump() if message.contact else None,
     }
 
 
@@ -673,6 +674,8 @@ def _invite_summary(invite: MeetingInvite | None) -> dict[str, Any] | None:
         "start": invite.start.isoformat(),
         "end": (invite.start + invite.duration).isoformat(),
         "cancelled": invite.cancelled,
+        "location": invite.location,
+        "url": invite.url or None,
     }
 
 

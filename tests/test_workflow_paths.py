@@ -131,8 +131,11 @@ async def test_pause_and_resume_move_the_meeting(lifecycle: Lifecycle) -> None:
     await lifecycle.sleep(timedelta(days=20))
     assert pair.sent()[("meeting_prep", "mentee")] == 0
     await pair.do(c.Resume(actor=OPERATOR))
+    resumed = await lifecycle.now()
     moved = (await pair.status()).state.meetings[0].scheduled_at
-    assert timedelta(days=20) <= moved - first < timedelta(days=20, minutes=5)
+    # Back on the agreed weekday and time, the next such bi-weekly slot: not 20 days later.
+    assert resumed < moved <= resumed + timedelta(days=14)
+    assert (moved - first) % timedelta(weeks=1) == timedelta(0)
     await lifecycle.sleep_until(moved - timedelta(days=1, minutes=-1))
     assert pair.sent()[("meeting_prep", "mentee")] == 1
     await pair.handle.terminate("test over")

@@ -143,7 +143,9 @@ async def test_onboarding_reminders_go_only_to_whoever_can_act(lifecycle: Lifecy
         "the mentor cannot confirm before the mentee's goals exist"
     )
     assert all(m["recipient_id"] == MENTEE.id for m in reminders)
-    assert all("mentorflow goals" in m["text"] for m in reminders), reminders[0]["text"]
+    # Says what, and how: participants answer by replying, which reaches the operator.
+    said = [m["text"] for m in reminders]
+    assert all("learning goals" in t and "reply to this email" in t for t in said), said[0]
     recorded = [r.event for r in pair.ledger() if isinstance(r.event, ev.ReminderSent)]
     assert [e.to for e in recorded] == [[Role.MENTEE], [Role.MENTEE]]
     assert (await pair.status()).waiting_for[0] == "goals"
