@@ -157,6 +157,10 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# The recipient's personal portal link, where they have one (mentor and mentee).
+LinkFor = Callable[[Notification, Recipient], str | None]
+
+
 class Deliverer:
     """Routes each recipient to their preferred channel, or to the fallback when the program
     has not configured it, and keeps the delivery log honest.
@@ -170,8 +174,10 @@ class Deliverer:
         delivery_log: DeliveryLog,
         *,
         clock: Callable[[], datetime] = _utc_now,
+        link_for: LinkFor | None = None,
     ) -> None:
         self.config = channels_config
+        self._link_for = link_for
         self._log = delivery_log
         self._claims: _Claims = (
             _LedgerClaims(delivery_log)
@@ -317,7 +323,8 @@ class Deliverer:
 
         try:
             contact = self.config.contacts.for_notification(notification)
-            rendered = render(notification, recipient, contact)
+            link = self._link_for(notification, recipient) if self._link_for else None
+            rendered = render(notification, recipient, contact, link)
             await channel.send(
                 OutgoingMessage(
                     notification=notification,

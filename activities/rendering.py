@@ -40,15 +40,20 @@ class RenderedMessage(BaseModel):
 
 
 def render(
-    notification: Notification, recipient: Recipient, contact: ProgramContact | None = None
+    notification: Notification,
+    recipient: Recipient,
+    contact: ProgramContact | None = None,
+    link: str | None = None,
 ) -> RenderedMessage:
     """Render per recipient because the copy differs by role (e.g. only mentors see agendas).
 
-    `contact` signs the message and is who replies reach; the footer tells people so."""
+    `contact` signs the message and is who replies reach; `link` is the recipient's personal
+    page in the portal. The footer tells people both."""
     env = environment()
     kind = notification.kind.value
     variables = _variables(notification, recipient)
     variables["contact"] = contact
+    variables["link"] = link
     subject = _one_line(env.get_template(f"{kind}.subject.j2").render(variables))
     variables["subject"] = subject
     text = _tidy(env.get_template(f"{kind}.txt.j2").render(variables))

@@ -30,6 +30,10 @@ from cli import connection
 from cli.app import app
 from cli.output import console, fail
 from ledger.seal import ensure_local_keys
+from ledger.store import Ledger
+from web.app import build_app as build_portal
+from web.links import ensure_local_keys as ensure_link_keys
+from web.server import portal_for
 from worker.codec import CodecKeyError, codec_from, ensure_local_codec_key
 from worker.codec_server import bound_socket, build_app
 from worker.codec_server import server as codec_server
@@ -211,13 +215,52 @@ def announce(server: Server, settings: Settings, codec: UiCodec | None = None) -
     console.print("  Ctrl-C to stop; relationships carry on when you start it again.")
 
 
-async def serve(server: Server, settings: Settings, codec: UiCodec | None = None) -> int:
+@dataclass(frozen=True)
+class PortalServer:
+    """The participant portal, served beside the dev server."""
+
+    server: uvicorn.Server
+    socket: socket.socket
+    address: str
+
+
+def portal_server(settings: Settings, ip: str) -> PortalServer | None:
+    port = settings.portal_port
+    if port_in_use(ip, port):
+        fail(
+            f"port {port} on {ip} is already in use, and the portal needs it; stop what "
+            "listens there or set MENTORFLOW_PORTAL_PORT"
+        )
+    portal = portal_for(settings, Ledger.from_url(settings.resolved_ledger_url))
+    if portal is None:
+        return None
+    return PortalServer(
+        server=codec_server(build_portal(portal), ip, port),
+        socket=bound_socket(ip, port),
+        address=f"http://{ip}:{port}",
+    )
+
+
+async def serve(
+    server: Server,
+    settings: Settings,
+    codec: UiCodec | None = None,
+    portal: PortalServer | None = None,
+) -> int:
     process, output = launch(server)
     decoding = asyncio.create_task(codec.server.serve([codec.socket])) if codec else None
+    serving = asyncio.create_task(portal.server.serve([portal.socket])) if portal else None
     try:
         client = await wait_until_serving(process, server, settings)
         await register_search_attributes(client, settings.namespace)
         announce(server, settings, codec)
+        if portal is not None:
+            console.print(
+                f"  portal:  {portal.address} (participants open it from the personal link in "
+                "every email)",
+                highlight=False,
+                soft_wrap=True,
+            )
         stop_event = asyncio.Event()
         watcher = asyncio.create_task(watch(process, stop_event))
         await run_worker(settings, stop=stop_event)
@@ -229,6 +272,9 @@ async def serve(server: Server, settings: Settings, codec: UiCodec | None = None
         if codec is not None and decoding is not None:
             codec.server.should_exit = True
             await decoding
+        if portal is not None and serving is not None:
+            portal.server.should_exit = True
+            await serving
     if died:
         console.print(
             f"[red]the Temporal dev server stopped unexpectedly; see {server.log_file}[/]"
@@ -307,6 +353,11 @@ def up(
     created = ensure_local_codec_key(base)
     if created is not None:
         console.print(f"  created the payload encryption key in {created}", soft_wrap=True)
+    if base.link_keys is None and not base.resolved_link_keys_file.exists():
+        ensure_link_keys(base.resolved_link_keys_file)
+        console.print(
+            f"  created the personal links' key in {base.resolved_link_keys_file}", soft_wrap=True
+        )
     chosen = port or _default_port(base)
     settings = base.model_copy(update={"temporal_address": f"{ip}:{chosen}"})
     codec = ui_codec(settings, ip, ui_port) if ui else None
@@ -319,7 +370,7 @@ def up(
         namespace=settings.namespace,
         codec_endpoint=codec.endpoint if codec else None,
     )
-    code = asyncio.run(serve(server, settings, codec))
+    code = asyncio.run(serve(server, settings, codec, portal_server(settings, ip)))
     if code:
         raise typer.Exit(code)
 

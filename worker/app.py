@@ -10,10 +10,12 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.channels import ChannelsConfig, SmtpConfig, WebhookConfig
-from activities.delivery import Deliverer
+from activities.delivery import Deliverer, LinkFor
 from activities.lifecycle import LifecycleActivities
 from ledger.checkpoints import CheckpointStore
 from ledger.store import Ledger
+from mentorship.notifications import Notification, Recipient
+from web.links import PARTICIPANT_ROLES, Claim, links_from
 from worker.settings import Settings
 from workflows.mentorship_workflow import MentorshipWorkflow
 
@@ -61,8 +63,27 @@ def channels_config(settings: Settings) -> ChannelsConfig:
     )
 
 
+def link_for(settings: Settings) -> LinkFor | None:
+    """Each participant's personal link in their notifications, where the portal has keys."""
+    links = links_from(settings)
+    if links is None:
+        return None
+
+    def personal(notification: Notification, recipient: Recipient) -> str | None:
+        if recipient.role not in PARTICIPANT_ROLES:
+            return None
+        claim = Claim(
+            relationship_id=notification.relationship_id,
+            person_id=recipient.person.id,
+            role=recipient.role,
+        )
+        return links.url(claim)
+
+    return personal
+
+
 def lifecycle_activities(settings: Settings, ledger: Ledger) -> LifecycleActivities:
-    deliverer = Deliverer(channels_config(settings), ledger)
+    deliverer = Deliverer(channels_config(settings), ledger, link_for=link_for(settings))
     checkpoints = CheckpointStore(settings.resolved_checkpoint_dir)
     return LifecycleActivities(ledger, deliverer, checkpoints=checkpoints)
 

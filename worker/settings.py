@@ -50,6 +50,17 @@ class Settings(BaseSettings):
     # program as "program=Name <address>; ..." Without one, the relationship's operator.
     program_contact: str | None = None
     program_contacts: str | None = None
+
+    # The portal: participants' personal links are signed with these keys ("id:secret",
+    # comma-separated; the first or link_active_key signs, all verify), valid link_days.
+    # The embedded runtime creates <data_dir>/link.keys on first start.
+    portal_url: str = "http://127.0.0.1:8282"
+    portal_host: str = "127.0.0.1"
+    portal_port: int = Field(default=8282, ge=1, le=65535)
+    link_keys: SecretStr | None = None
+    link_keys_file: Path | None = None
+    link_active_key: str | None = None
+    link_days: int = Field(default=30, ge=1, le=366)
     webhook_secret: SecretStr | None = None
 
     # Payload encryption: "id:base64key" entries, comma-separated; the first (or
@@ -118,6 +129,10 @@ class Settings(BaseSettings):
     @property
     def resolved_ledger_keys_file(self) -> Path:
         return self.ledger_keys_file or self.data_dir / "ledger.keys"
+
+    @property
+    def resolved_link_keys_file(self) -> Path:
+        return self.link_keys_file or self.data_dir / "link.keys"
 
     @property
     def local_codec_keys_file(self) -> Path:

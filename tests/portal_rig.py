@@ -1,0 +1,82 @@
+"""The portal for real: served by uvicorn on loopback beside a worker on the time-skipping
+server, with the link keys the worker signs its notifications' links with."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import SecretStr
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from ledger.store import Ledger
+from tests.lifecycle import Lifecycle, Pair
+from web.app import Portal, build_app
+from web.links import Links, links_from
+from worker.app import build_worker, lifecycle_activities
+from worker.codec_server import bound_socket
+from worker.codec_server import server as uvicorn_server
+from worker.settings import Settings
+
+LINK_KEYS = "test-2026a:" + "a" * 48 + ",test-2025:" + "b" * 48
+_LINK = re.compile(r"https?://[^\s]+/p/[A-Za-z0-9._-]+")
+
+
+@dataclass
+class PortalRig:
+    life: Lifecycle
+    url: str
+    links: Links
+    ledger: Ledger
+
+    def link_in(self, pair: Pair, kind: str, role: str) -> str:
+        """The personal link in the latest `kind` message to `role`, as they received it."""
+        for message in reversed(pair.outbox()):
+            if message["kind"] == kind and message["recipient_role"] == role:
+                found = _LINK.search(message["text"])
+                assert found, f"no personal link in the {kind} message to the {role}"
+                return found.group(0)
+        raise AssertionError(f"no {kind} message to the {role} yet: {pair.sent()}")
+
+    async def wait_for(self, pair: Pair, kind: str, role: str) -> str:
+        for _ in range(300):  # bounded: delivery runs right after the step that decided it
+            if any(m["kind"] == kind and m["recipient_role"] == role for m in pair.outbox()):
+                return self.link_in(pair, kind, role)
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no {kind} message to the {role}: {pair.sent()}")
+
+
+@asynccontextmanager
+async def running_portal(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[PortalRig]:
+    sock = bound_socket("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    linked = settings.model_copy(update={"link_keys": SecretStr(LINK_KEYS), "portal_url": url})
+    ledger = Ledger.from_url(linked.resolved_ledger_url)
+    links = links_from(linked)
+    assert links is not None
+
+    async def temporal() -> Client:
+        return env.client
+
+    async def engine_time() -> datetime:
+        return await env.get_current_time()
+
+    portal = Portal(temporal=temporal, ledger=ledger, links=links, clock=engine_time)
+    server = uvicorn_server(build_app(portal), "127.0.0.1", 0)
+    serving = asyncio.create_task(server.serve([sock]))
+    life = Lifecycle(env, linked, ledger)
+    try:
+        async with build_worker(env.client, linked, lifecycle_activities(linked, ledger)):
+            while not server.started:
+                await asyncio.sleep(0.01)
+            yield PortalRig(life=life, url=url, links=links, ledger=ledger)
+            await life.close()
+    finally:
+        server.should_exit = True
+        await serving
+        ledger.dispose()

@@ -1,0 +1,162 @@
+"""A mentee and a mentor do their part from the links in their emails, in real Chromium:
+onboarding, a meeting log, feedback both ways and progress on an item. Every page is saved
+as a screenshot under .artifacts/portal/."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+from temporalio.testing import WorkflowEnvironment
+
+from mentorship import events as ev
+from mentorship.participants import Role
+from mentorship.policy import Policy
+from tests.factories import request
+from tests.portal_rig import PortalRig, running_portal
+from worker.settings import Settings
+
+SHOTS = Path(__file__).resolve().parent.parent / ".artifacts" / "portal"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """One browser for the whole session: Debian's chromium, nothing downloaded."""
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def rig(time_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[PortalRig]:
+    async with running_portal(time_env, settings) as running:
+        yield running
+
+
+async def person(browser: Browser) -> Page:
+    """Each participant in their own browser context: their own cookies, a phone's width."""
+    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    return await context.new_page()
+
+
+async def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def test_a_pair_does_its_part_from_their_links(browser: Browser, rig: PortalRig) -> None:
+    pair = await rig.life.start(request(policy=Policy(feedback_every_meetings=1)))
+    mentee, mentor = await person(browser), await person(browser)
+
+    # The mentee opens the link in the welcome email: the token becomes a session.
+    await mentee.goto(await rig.wait_for(pair, "welcome", "mentee"))
+    assert mentee.url == f"{rig.url}/me", "the token does not stay in the address bar"
+    await expect(mentee.get_by_role("heading", name="Your goals")).to_be_visible()
+    await shot(mentee, "01-mentee-goals")
+    await mentee.get_by_label("Learning objectives").fill(
+        "Lead a design review end to end\nPresent to the leadership team"
+    )
+    await mentee.get_by_label("Current challenges").fill("Nervous in large meetings")
+    await mentee.get_by_label("How often would you like to meet?").select_option("biweekly")
+    await mentee.get_by_label("Format").select_option("virtual")
+    await mentee.get_by_role("button", name="Send my goals").click()
+    await expect(mentee.get_by_role("status")).to_contain_text("recorded")
+    await shot(mentee, "02-mentee-goals-sent")
+
+    await mentor.goto(await rig.wait_for(pair, "welcome", "mentor"))
+    await mentor.get_by_label("Meetings a month you can give").fill("2")
+    await mentor.get_by_label("Availability, in your words").fill("Tuesday afternoons")
+    await mentor.get_by_label("Weekly hours for meetings").fill("tue 14:00-17:00")
+    await mentor.get_by_label("Areas of expertise").fill("system design")
+    await mentor.get_by_label("How you prefer to communicate").fill("email")
+    await shot(mentor, "03-mentor-commitment")
+    await mentor.get_by_role("button", name="Send my commitment").click()
+    await expect(mentor.get_by_role("heading", name="Confirm the agreement")).to_be_visible()
+    await shot(mentor, "04-mentor-confirm")
+    await mentor.get_by_role("button", name="I confirm the agreement").click()
+
+    await mentee.reload()
+    await mentee.get_by_role("button", name="I confirm the agreement").click()
+    await expect(mentee.get_by_role("heading", name="Your agreement")).to_be_visible()
+    await expect(mentee.get_by_role("link", name="add to calendar (.ics)")).to_be_visible()
+    await shot(mentee, "05-mentee-agreement")
+
+    # After the first meeting, the page asks either of them to log it.
+    meeting = (await pair.status()).state.next_meeting
+    assert meeting is not None
+    await rig.life.sleep_until(meeting.scheduled_at + timedelta(hours=1))
+    await mentee.reload()
+    await expect(mentee.get_by_role("heading", name="Log the meeting")).to_be_visible()
+    await mentee.get_by_label("Notes").fill("Walked through the review plan.")
+    await mentee.get_by_label("Action items").fill("Draft the RFC outline")
+    await mentee.get_by_label("Wins").fill("Ran my first design review")
+    await shot(mentee, "06-mentee-log")
+    await mentee.get_by_role("button", name="Log it").click()
+    await expect(mentee.get_by_role("status")).to_contain_text("recorded")
+
+    # Feedback in both directions; vague feedback is refused next to its field.
+    await mentor.reload()
+    await expect(mentor.get_by_role("heading", name="Feedback for your mentee")).to_be_visible()
+    await mentor.get_by_label("Strengths you saw").fill("good job")
+    await mentor.get_by_label("An area to develop: the behaviour").fill("be better")
+    await mentor.get_by_label("A concrete next step").fill("try harder")
+    await mentor.get_by_role("button", name="Send my feedback").click()
+    problem = mentor.locator("#mentor_feedback .has-problem .problem").first
+    await expect(problem).to_be_visible()
+    await shot(mentor, "07-mentor-feedback-refused")
+    await mentor.get_by_label("Strengths you saw").fill(
+        "In the design review you summarised the trade-offs before proposing a design"
+    )
+    await mentor.get_by_label("An area to develop: the behaviour").fill(
+        "Interrupting colleagues before they finish their point in reviews"
+    )
+    await mentor.get_by_label("A concrete next step").fill(
+        "Wait for a full pause and summarise their point before replying"
+    )
+    await mentor.locator("#mentor_feedback-area1_due").fill("14")
+    await mentor.get_by_role("button", name="Send my feedback").click()
+    await expect(mentor.get_by_role("status")).to_contain_text("recorded")
+    await shot(mentor, "08-mentor-feedback-sent")
+
+    await mentee.reload()
+    await mentee.get_by_label("What helps you").fill(
+        "When you asked me to walk through my reasoning before the design review"
+    )
+    await mentee.get_by_role("button", name="Send my feedback").click()
+    await expect(mentee.get_by_role("status")).to_contain_text("recorded")
+
+    # Progress on the meeting's action item.
+    item = next(i for i in (await pair.status()).state.open_items() if i.source == "meeting 1")
+    await mentee.locator("#progress-item_id").select_option(item.id)
+    await mentee.locator("#progress-status").select_option("done")
+    await mentee.locator("#progress-note").fill("Outline shared with the team")
+    await mentee.get_by_role("button", name="Report progress").click()
+    await expect(mentee.get_by_role("status")).to_contain_text("recorded")
+    await shot(mentee, "09-mentee-progress")
+
+    recorded = pair.ledger()
+    by_type = {type(r.event).__name__: r.actor for r in recorded}
+    assert by_type["GoalsSubmitted"].role is Role.MENTEE
+    assert by_type["CommitmentSubmitted"].role is Role.MENTOR
+    assert "AgreementSigned" in by_type
+    assert by_type["MeetingLogged"].id == pair_mentee_id(recorded)
+    assert by_type["MentorFeedbackGiven"].role is Role.MENTOR
+    assert by_type["MenteeFeedbackGiven"].role is Role.MENTEE
+    assert [r.event.status.value for r in recorded if isinstance(r.event, ev.ProgressReported)] == [
+        "done"
+    ]
+    vague = [r for r in recorded if isinstance(r.event, ev.MentorFeedbackGiven)]
+    assert len(vague) == 1, "the refused feedback wrote nothing"
+
+
+def pair_mentee_id(recorded: list[ev.Recorded]) -> str:
+    started = next(r.event for r in recorded if isinstance(r.event, ev.RelationshipStarted))
+    return started.mentee.id

@@ -1,0 +1,1 @@
+"""The participant portal and the operator dashboard: a web layer over client/ and ledger/."""
