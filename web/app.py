@@ -156,6 +156,8 @@ def build_app(portal: Portal) -> Starlette:
             if failed and ask.form.action == failed and entered:
                 ask.values.update(entered)
         timeline = await run_in_threadpool(_timeline, portal.ledger, claim.relationship_id)
+        placed = {f.name for a in [*asked, *more] if a.form.action == failed for f in a.form.fields}
+        unplaced = [msg for name, msg in (errors or {}).items() if name not in placed]
         return page(
             env,
             "me.html",
@@ -168,6 +170,7 @@ def build_app(portal: Portal) -> Starlette:
             more=more,
             failed=failed,
             errors=errors or {},
+            unplaced=unplaced,
             done=request.query_params.get("done", ""),
             csrf=csrf_token(request),
             timeline=timeline,
@@ -324,14 +327,20 @@ class SecurityHeaders:
 class RateLimit:
     """At most `per_minute` requests per client address to paths under `prefix`."""
 
-    def __init__(self, app: ASGIApp, prefix: str, per_minute: int) -> None:
-        self.app, self.prefix, self.per_minute = app, prefix, per_minute
+    def __init__(
+        self,
+        app: ASGIApp,
+        prefix: str,
+        per_minute: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app, self.prefix, self.per_minute, self.clock = app, prefix, per_minute, clock
         self.seen: dict[str, deque[float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(self.prefix):
             client = (scope.get("client") or ("?", 0))[0]
-            now = time.monotonic()
+            now = self.clock()
             hits = self.seen.setdefault(client, deque())
             while hits and now - hits[0] > 60:
                 hits.popleft()

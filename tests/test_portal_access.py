@@ -1,0 +1,196 @@
+"""Who a personal link lets in, and as whom: over real HTTP to the portal on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import structlog
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from temporalio.testing import WorkflowEnvironment
+
+from mentorship import events as ev
+from mentorship.participants import Participant, Role
+from tests.factories import ALICE, request
+from tests.lifecycle import Pair
+from tests.portal_rig import PortalRig, running_portal
+from web.app import RateLimit
+from web.links import Claim, LinkKeys, Links
+from worker.settings import Settings
+
+DANA = Participant(id="dana", name="Dana Mentee", email="dana@example.org")
+
+
+@pytest.fixture
+async def rig(time_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[PortalRig]:
+    async with running_portal(time_env, settings) as running:
+        yield running
+
+
+def web(rig: PortalRig) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=rig.url, follow_redirects=False, timeout=30)
+
+
+@asynccontextmanager
+async def signed_in(rig: PortalRig, link: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with web(rig) as client:
+        opened = await client.get(link)
+        assert opened.status_code == 303 and opened.headers["location"] == "/me"
+        yield client
+
+
+async def csrf(client: httpx.AsyncClient) -> str:
+    page = (await client.get("/me")).text
+    marker = 'name="csrf" value="'
+    start = page.index(marker) + len(marker)
+    return page[start : page.index('"', start)]
+
+
+def types(pair: Pair) -> list[str]:
+    return [type(r.event).__name__ for r in pair.ledger()]
+
+
+GOALS = {
+    "objectives": "Lead a design review end to end",
+    "proposed_cadence": "biweekly",
+    "proposed_format": "virtual",
+}
+
+
+async def test_a_tampered_link_is_refused_and_changes_nothing(rig: PortalRig) -> None:
+    pair = await rig.life.start(request())
+    link = await rig.wait_for(pair, "welcome", "mentee")
+    before = types(pair)
+    tampered = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
+    async with web(rig) as client:
+        refused = await client.get(tampered)
+        assert refused.status_code == 403
+        assert "not valid" in refused.text and "Nothing was changed" in refused.text
+        assert (await client.get("/me")).status_code == 401, "no session was opened"
+    assert types(pair) == before
+
+
+async def test_an_expired_link_is_refused_with_how_to_get_a_new_one(rig: PortalRig) -> None:
+    pair = await rig.life.start(request())
+    state = (await pair.status()).state
+    month_ago = datetime.now(UTC) - timedelta(days=31)
+    old = Links(rig.links.keys, rig.url, rig.links.lifetime, clock=lambda: month_ago)
+    claim = Claim(relationship_id=pair.id, person_id=state.party(Role.MENTEE).id, role=Role.MENTEE)
+    async with web(rig) as client:
+        refused = await client.get(old.url(claim))
+    assert refused.status_code == 403
+    assert "expired" in refused.text and "new one" in refused.text
+
+
+async def test_keys_rotate_an_older_listed_key_opens_a_retired_one_does_not(
+    rig: PortalRig,
+) -> None:
+    pair = await rig.life.start(request())
+    mentee = (await pair.status()).state.party(Role.MENTEE)
+    claim = Claim(relationship_id=pair.id, person_id=mentee.id, role=Role.MENTEE)
+    older = Links(LinkKeys(keys=rig.links.keys.keys, active="test-2025"), rig.url)
+    retired = Links(LinkKeys.parse("old-2024:" + "c" * 48), rig.url)
+    async with web(rig) as client:
+        assert (await client.get(older.url(claim))).status_code == 303
+        refused = await client.get(retired.url(claim))
+    assert refused.status_code == 403 and "no longer in use" in refused.text
+
+
+async def test_a_participant_cannot_act_as_the_other_party(rig: PortalRig) -> None:
+    pair = await rig.life.start(request())
+    async with signed_in(rig, await rig.wait_for(pair, "welcome", "mentee")) as client:
+        token = await csrf(client)
+        commitment = {
+            "csrf": token,
+            "capacity_per_month": "4",
+            "availability": "any time",
+            "expertise": "design",
+            "communication": "email",
+            "actor": "mentor:alice",  # ignored: the actor comes from the session
+        }
+        refused = await client.post("/me/commitment", data=commitment)
+    assert refused.status_code == 400
+    assert "Not recorded:" in refused.text and "mentor" in refused.text
+    assert "CommitmentSubmitted" not in types(pair), "the mentee could not sign for the mentor"
+
+
+async def test_a_link_cannot_reach_another_relationship(rig: PortalRig) -> None:
+    ours = await rig.life.start(request())
+    theirs = await rig.life.start(request(mentee=DANA, mentor=ALICE))
+    async with signed_in(rig, await rig.wait_for(ours, "welcome", "mentee")) as client:
+        token = await csrf(client)
+        sent = await client.post(
+            "/me/goals", data={**GOALS, "csrf": token, "relationship_id": theirs.id}
+        )
+        assert sent.status_code == 303
+        page = (await client.get("/me")).text
+    assert "GoalsSubmitted" in types(ours)
+    assert "GoalsSubmitted" not in types(theirs), "a form field cannot point elsewhere"
+    assert DANA.name not in page
+    # A link naming the other relationship for our mentee is refused even when validly signed.
+    forged = Claim(relationship_id=theirs.id, person_id="bob", role=Role.MENTEE)
+    async with web(rig) as other:
+        await other.get(rig.links.url(forged))
+        refused = await other.get("/me")
+    assert refused.status_code == 403 and "not for this relationship" in refused.text
+
+
+async def test_a_form_without_its_csrf_token_is_refused(rig: PortalRig) -> None:
+    pair = await rig.life.start(request())
+    async with signed_in(rig, await rig.wait_for(pair, "welcome", "mentee")) as client:
+        refused = await client.post("/me/goals", data={**GOALS, "csrf": "forged"})
+    assert refused.status_code == 403 and "expired" in refused.text
+    assert "GoalsSubmitted" not in types(pair)
+
+
+async def test_the_token_never_reaches_the_logs_and_pages_carry_security_headers(
+    rig: PortalRig,
+) -> None:
+    pair = await rig.life.start(request())
+    link = await rig.wait_for(pair, "welcome", "mentee")
+    token = link.rsplit("/", 1)[1]
+    with structlog.testing.capture_logs() as logs:
+        async with signed_in(rig, link) as client:
+            page = await client.get("/me")
+    assert token not in repr(logs)
+    assert any(e.get("path") == "/p/…" for e in logs)
+    headers = page.headers
+    assert "default-src 'self'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "no-referrer"
+    async with web(rig) as fresh:
+        cookie = (await fresh.get(link)).headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+async def test_a_refused_goal_shows_the_problem_next_to_its_field(rig: PortalRig) -> None:
+    pair = await rig.life.start(request())
+    async with signed_in(rig, await rig.wait_for(pair, "welcome", "mentee")) as client:
+        token = await csrf(client)
+        refused = await client.post("/me/goals", data={**GOALS, "objectives": "", "csrf": token})
+    assert refused.status_code == 400
+    assert 'id="goals-objectives-problem"' in refused.text
+    assert "GoalsSubmitted" not in types(pair)
+    assert not [r for r in pair.ledger() if isinstance(r.event, ev.GoalsSubmitted)]
+
+
+def test_link_opening_is_rate_limited_per_address() -> None:
+    now = [0.0]
+
+    async def ok(request: object) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    app = Starlette(
+        routes=[Route("/p/{token}", ok)],
+        middleware=[Middleware(RateLimit, prefix="/p/", per_minute=3, clock=lambda: now[0])],
+    )
+    with TestClient(app) as client:
+        assert [client.get("/p/x").status_code for _ in range(4)] == [200, 200, 200, 429]
+        now[0] += 61
+        assert client.get("/p/x").status_code == 200
