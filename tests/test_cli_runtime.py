@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -88,6 +89,23 @@ def processes() -> Iterator[list[Process]]:
             process.popen.wait()
 
 
+async def _a_welcome_link_opens_the_portal(engine: Engine, up: Process) -> None:
+    portal = engine.env["MENTORFLOW_PORTAL_URL"]
+    assert f"portal:  {portal}" in up.text()
+    outbox = engine.data_dir / "outbox.jsonl"
+    for _ in range(200):  # bounded: the welcome goes out as the relationship starts
+        lines = outbox.read_text().splitlines() if outbox.exists() else []
+        welcome = [json.loads(line) for line in lines if '"welcome"' in line]
+        if welcome:
+            break
+        await asyncio.sleep(0.1)
+    link = next(w for w in welcome if w["recipient_role"] == "mentee")["text"]
+    url = next(word for word in link.split() if word.startswith(f"{portal}/p/"))
+    async with httpx.AsyncClient(follow_redirects=True) as web:
+        page = await web.get(url)
+    assert page.status_code == 200 and "Your goals" in page.text
+
+
 @dataclass
 class Engine:
     env: dict[str, str]
@@ -97,12 +115,14 @@ class Engine:
 
 @pytest.fixture
 def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
-    port, ui_port, codec_port = free_port(), free_port(), free_port()
+    port, ui_port, codec_port, portal_port = free_port(), free_port(), free_port(), free_port()
     data = tmp_path / "data"
     env = {
         "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
         "MENTORFLOW_UI_PORT": str(ui_port),
         "MENTORFLOW_CODEC_PORT": str(codec_port),
+        "MENTORFLOW_PORTAL_PORT": str(portal_port),
+        "MENTORFLOW_PORTAL_URL": f"http://127.0.0.1:{portal_port}",
         "MENTORFLOW_DATA_DIR": str(data),
         "MENTORFLOW_TASK_QUEUE": f"tq-{uuid.uuid4().hex[:8]}",
         **OPERATOR_ENV,
@@ -126,6 +146,7 @@ async def test_up_serves_and_relationships_survive_a_restart(
         assert (await web.get(engine.ui_url)).status_code == 200
 
     rid = await cli.start("alice", "bob")
+    await _a_welcome_link_opens_the_portal(engine, up)
     await cli.ok(
         "goals",
         rid,
