@@ -51,6 +51,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         _RUN,
         "Run only the worker, against the cluster at TEMPORAL_ADDRESS, until Ctrl-C.",
     ),
+    "portal": (
+        "runtime_commands",
+        _RUN,
+        "Serve only the participant portal, against TEMPORAL_ADDRESS and the ledger, until Ctrl-C.",
+    ),
     "codec-server": (
         "codec_command",
         _RUN,

@@ -376,6 +376,22 @@ def up(
 
 
 @app.command()
+def portal() -> None:
+    """Serve only the participant portal (MENTORFLOW_PORTAL_HOST/_PORT), against the cluster at
+    TEMPORAL_ADDRESS and the ledger at MENTORFLOW_LEDGER_URL, until Ctrl-C."""
+    settings = connection.settings()
+    serving = portal_for(settings, Ledger.from_url(settings.resolved_ledger_url))
+    if serving is None:
+        fail(
+            "the portal needs link keys to sign participants' links: set MENTORFLOW_LINK_KEYS "
+            "(id:secret, e.g. portal-2026a:$(openssl rand -hex 32)) as the worker has them"
+        )
+    host, port = settings.portal_host, settings.portal_port
+    console.print(f"portal on http://{host}:{port} (links point to {settings.portal_url})")
+    codec_server(build_portal(serving), host, port).run()
+
+
+@app.command()
 def worker() -> None:
     """Run only the worker, against the cluster at TEMPORAL_ADDRESS, until Ctrl-C."""
     settings = connection.settings()

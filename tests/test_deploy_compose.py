@@ -23,7 +23,7 @@ from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTING_PREFIXES = ("MENTORFLOW_", "TEMPORAL_")
-WORKER_SERVICES = ("worker", "codec-server")
+WORKER_SERVICES = ("worker", "codec-server", "web")
 SECRET_NAME = re.compile(r"PASSWORD|PWD|SECRET|TOKEN|KEYS")
 VARIABLE = re.compile(r"\$\$|\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 MAILPIT_SMTP_PORT = 1025  # mailpit's default SMTP listener
@@ -55,7 +55,14 @@ def filled_in_env() -> dict[str, str]:
     for key, value in env.items():
         if value == "CHANGE-ME":
             is_key = key in ("MENTORFLOW_CODEC_KEYS", "MENTORFLOW_LEDGER_KEYS")
-            env[key] = generate_key("2026a") if is_key else f"pw-{secrets.token_hex(8)}"
+            is_link_key = key == "MENTORFLOW_LINK_KEYS"
+            env[key] = (
+                generate_key("2026a")
+                if is_key
+                else f"portal-2026a:{secrets.token_hex(32)}"
+                if is_link_key
+                else f"pw-{secrets.token_hex(8)}"
+            )
     return env
 
 

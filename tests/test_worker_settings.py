@@ -302,6 +302,13 @@ def test_a_contact_that_is_not_an_address_is_refused(
         load_settings()
 
 
+def test_a_link_key_too_short_to_sign_with_is_refused(env: pytest.MonkeyPatch) -> None:
+    env.setenv("MENTORFLOW_LINK_KEYS", "portal-2026a:short")
+
+    with pytest.raises(SettingsError, match="MENTORFLOW_LINK_KEYS: a link key is 'id:secret'"):
+        check_settings(load_settings())
+
+
 # ----------------------------------------------------------------------------- ledger
 
 

@@ -108,7 +108,8 @@ def _describe(problem: Any) -> str:
 def check_settings(settings: Settings) -> None:
     """What a running worker needs beyond well-typed values: files that exist, a ledger URL
     it can use, channels that can send, codec and ledger keys that parse, tracing it can export."""
-    for check in (_tls_files, _ledger_url, _data_dir, _channels, _codec, _seal, _tracing):
+    checks = (_tls_files, _ledger_url, _data_dir, _channels, _codec, _seal, _links, _tracing)
+    for check in checks:
         check(settings)
 
 
@@ -206,6 +207,15 @@ def _seal(settings: Settings) -> None:
         settings.seal_keys()
     except ValueError as err:  # SealKeyError names the variable, never the key
         raise SettingsError(str(err)) from None
+
+
+def _links(settings: Settings) -> None:
+    from web.links import link_keys_from  # the portal's module; it reads these settings
+
+    try:
+        link_keys_from(settings)
+    except ValueError as err:  # names the problem, never the key
+        raise SettingsError(f"{env_name('link_keys')}: {err}") from None
 
 
 def tracing_available() -> bool:
