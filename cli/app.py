@@ -54,7 +54,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "portal": (
         "runtime_commands",
         _RUN,
-        "Serve only the participant portal, against TEMPORAL_ADDRESS and the ledger, until Ctrl-C.",
+        "Serve only the participant portal (MENTORFLOW_PORTAL_HOST/_PORT), against the cluster "
+        "at TEMPORAL_ADDRESS and the ledger at MENTORFLOW_LEDGER_URL, until Ctrl-C.",
     ),
     "codec-server": (
         "codec_command",

@@ -15,6 +15,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from ledger.store import Ledger
+from mentorship.enrolment import StartRelationship
 from tests.lifecycle import Lifecycle, Pair
 from web.app import Portal, build_app
 from web.links import Links, links_from
@@ -42,6 +43,14 @@ class PortalRig:
                 assert found, f"no personal link in the {kind} message to the {role}"
                 return found.group(0)
         raise AssertionError(f"no {kind} message to the {role} yet: {pair.sent()}")
+
+    async def start(self, request: StartRelationship) -> Pair:
+        """Start a pair and wait for both welcomes: a test that ended with a delivery still
+        running would leave the shared time-skipping server's clock locked for the next."""
+        pair = await self.life.start(request)
+        for role in ("mentor", "mentee"):
+            await self.wait_for(pair, "welcome", role)
+        return pair
 
     async def wait_for(self, pair: Pair, kind: str, role: str) -> str:
         for _ in range(300):  # bounded: delivery runs right after the step that decided it
@@ -74,8 +83,10 @@ async def running_portal(env: WorkflowEnvironment, settings: Settings) -> AsyncI
         async with build_worker(env.client, linked, lifecycle_activities(linked, ledger)):
             while not server.started:
                 await asyncio.sleep(0.01)
-            yield PortalRig(life=life, url=url, links=links, ledger=ledger)
-            await life.close()
+            try:
+                yield PortalRig(life=life, url=url, links=links, ledger=ledger)
+            finally:
+                await life.close()
     finally:
         server.should_exit = True
         await serving

@@ -65,7 +65,7 @@ GOALS = {
 
 
 async def test_a_tampered_link_is_refused_and_changes_nothing(rig: PortalRig) -> None:
-    pair = await rig.life.start(request())
+    pair = await rig.start(request())
     link = await rig.wait_for(pair, "welcome", "mentee")
     before = types(pair)
     tampered = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
@@ -78,7 +78,7 @@ async def test_a_tampered_link_is_refused_and_changes_nothing(rig: PortalRig) ->
 
 
 async def test_an_expired_link_is_refused_with_how_to_get_a_new_one(rig: PortalRig) -> None:
-    pair = await rig.life.start(request())
+    pair = await rig.start(request())
     state = (await pair.status()).state
     month_ago = datetime.now(UTC) - timedelta(days=31)
     old = Links(rig.links.keys, rig.url, rig.links.lifetime, clock=lambda: month_ago)
@@ -92,7 +92,7 @@ async def test_an_expired_link_is_refused_with_how_to_get_a_new_one(rig: PortalR
 async def test_keys_rotate_an_older_listed_key_opens_a_retired_one_does_not(
     rig: PortalRig,
 ) -> None:
-    pair = await rig.life.start(request())
+    pair = await rig.start(request())
     mentee = (await pair.status()).state.party(Role.MENTEE)
     claim = Claim(relationship_id=pair.id, person_id=mentee.id, role=Role.MENTEE)
     older = Links(LinkKeys(keys=rig.links.keys.keys, active="test-2025"), rig.url)
@@ -104,7 +104,7 @@ async def test_keys_rotate_an_older_listed_key_opens_a_retired_one_does_not(
 
 
 async def test_a_participant_cannot_act_as_the_other_party(rig: PortalRig) -> None:
-    pair = await rig.life.start(request())
+    pair = await rig.start(request())
     async with signed_in(rig, await rig.wait_for(pair, "welcome", "mentee")) as client:
         token = await csrf(client)
         commitment = {
@@ -122,8 +122,8 @@ async def test_a_participant_cannot_act_as_the_other_party(rig: PortalRig) -> No
 
 
 async def test_a_link_cannot_reach_another_relationship(rig: PortalRig) -> None:
-    ours = await rig.life.start(request())
-    theirs = await rig.life.start(request(mentee=DANA, mentor=ALICE))
+    ours = await rig.start(request())
+    theirs = await rig.start(request(mentee=DANA, mentor=ALICE))
     async with signed_in(rig, await rig.wait_for(ours, "welcome", "mentee")) as client:
         token = await csrf(client)
         sent = await client.post(
@@ -143,7 +143,7 @@ async def test_a_link_cannot_reach_another_relationship(rig: PortalRig) -> None:
 
 
 async def test_a_form_without_its_csrf_token_is_refused(rig: PortalRig) -> None:
-    pair = await rig.life.start(request())
+    pair = await rig.start(request())
     async with signed_in(rig, await rig.wait_for(pair, "welcome", "mentee")) as client:
         refused = await client.post("/me/goals", data={**GOALS, "csrf": "forged"})
     assert refused.status_code == 403 and "expired" in refused.text
@@ -153,7 +153,7 @@ async def test_a_form_without_its_csrf_token_is_refused(rig: PortalRig) -> None:
 async def test_the_token_never_reaches_the_logs_and_pages_carry_security_headers(
     rig: PortalRig,
 ) -> None:
-    pair = await rig.life.start(request())
+    pair = await rig.start(request())
     link = await rig.wait_for(pair, "welcome", "mentee")
     token = link.rsplit("/", 1)[1]
     with structlog.testing.capture_logs() as logs:
@@ -170,7 +170,7 @@ async def test_the_token_never_reaches_the_logs_and_pages_carry_security_headers
 
 
 async def test_a_refused_goal_shows_the_problem_next_to_its_field(rig: PortalRig) -> None:
-    pair = await rig.life.start(request())
+    pair = await rig.start(request())
     async with signed_in(rig, await rig.wait_for(pair, "welcome", "mentee")) as client:
         token = await csrf(client)
         refused = await client.post("/me/goals", data={**GOALS, "objectives": "", "csrf": token})

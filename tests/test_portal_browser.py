@@ -53,7 +53,7 @@ async def shot(page: Page, name: str) -> None:
 
 
 async def test_a_pair_does_its_part_from_their_links(browser: Browser, rig: PortalRig) -> None:
-    pair = await rig.life.start(request(policy=Policy(feedback_every_meetings=1)))
+    pair = await rig.start(request(policy=Policy(feedback_every_meetings=1)))
     mentee, mentor = await person(browser), await person(browser)
 
     # The mentee opens the link in the welcome email: the token becomes a session.
