@@ -7,6 +7,7 @@ rejection comes back as one line naming the field, exactly as the domain phrased
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -22,9 +23,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from cli import connection
 from cli.app import app
 from cli.exit_codes import ExitCode
+from cli.ledger_access import roster_ledger
 from cli.output import console, fail, print_json, stop, validation_message
 from cli.relationship_commands import given, merge, read_mapping
 from cli.status_command import fetch_status
+from client.access import NotOnRoster, admit
 from client.relationships import act
 from client.relationships import status as query_status
 from client.waits import NoAnswer
@@ -67,7 +70,9 @@ ActorId = Annotated[
 OperatorId = Annotated[
     str | None,
     typer.Option(
-        "--actor-id", envvar="MENTORFLOW_OPERATOR_ID", help="Operator id; default the program's."
+        "--actor-id",
+        envvar="MENTORFLOW_OPERATOR_ID",
+        help="Which operator you are; you must be on the program's roster.",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -98,9 +103,19 @@ def perform(
     body.pop("actor", None)  # the actor is who runs the command, never what a file claims
     placeholder = Actor(role=role, id=actor_id or "placeholder")
     _build(command, body, placeholder, typed)  # fail before connecting
+    if role is Role.OPERATOR:
+        actor_id = actor_id or os.environ.get("MENTORFLOW_OPERATOR_ID") or None
+    if role is Role.OPERATOR and actor_id is None:
+        fail(
+            "--actor-id: say which operator you are (or set MENTORFLOW_OPERATOR_ID); only the "
+            "operators on the program's roster act on its relationships"
+        )
 
     async def work() -> tuple[UpdateResult, str | None]:
         client = await connection.client()
+        if role is Role.OPERATOR:
+            assert actor_id is not None
+            await _on_the_roster(client, relationship_id, actor_id)
         actor = Actor(role=role, id=actor_id or await _party_id(client, relationship_id, role))
         result = await _send(client, relationship_id, _build(command, body, actor))
         blocked = None if result.recorded else await _blocked_reason(client, relationship_id)
@@ -216,6 +231,16 @@ def _build(
         return command.model_validate({**body, "actor": actor.model_dump()})
     except ValidationError as err:
         fail(validation_message(err, _Flags(), typed))
+
+
+async def _on_the_roster(client: Client, relationship_id: str, operator_id: str) -> None:
+    """Refused before anything is sent unless the operator runs the relationship's program."""
+    program = (await fetch_status(client, relationship_id)).state.program
+    with roster_ledger() as ledger:
+        try:
+            admit(ledger.engine, program, operator_id)
+        except NotOnRoster as err:
+            fail(str(err), ExitCode.REFUSED)
 
 
 async def _party_id(client: Client, relationship_id: str, role: Role) -> str:

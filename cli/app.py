@@ -169,6 +169,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         _OPS,
         "Operator: end the relationship now, without reflections, recorded as cancelled.",
     ),
+    "operators": (
+        "operator_commands",
+        _OPS,
+        "Who runs each program: list its operators, add one (only its operators can).",
+    ),
     "repair": (
         "repair_command",
         _OPS,

@@ -62,6 +62,27 @@ def open_ledger() -> Iterator[Ledger]:
         ledger.dispose()
 
 
+@contextmanager
+def roster_ledger() -> Iterator[Ledger]:
+    """The ledger that holds the programs' rosters; made when missing (the first `start` on a
+    machine may come before the worker made it). One that cannot be opened refuses the
+    command: nobody acts unchecked."""
+    url = settings().resolved_ledger_url
+    parsed = _parsed(url)
+    try:
+        ledger = Ledger.from_url(url, seal_keys())
+    except (SQLAlchemyError, ValueError) as err:
+        shown = parsed.render_as_string(hide_password=True)
+        fail(
+            f"cannot open the ledger {shown} to check the program's operators "
+            f"({str(err).splitlines()[0]}); nothing was done"
+        )
+    try:
+        yield ledger
+    finally:
+        ledger.dispose()
+
+
 def seal_keys() -> SealKeys | None:
     """The ledger's keys as configured here, or one line naming the setting to fix."""
     try:

@@ -26,8 +26,9 @@ from temporalio.service import RPCError
 from cli import connection
 from cli.app import app
 from cli.exit_codes import ExitCode
-from cli.ledger_access import ledger_to_check
+from cli.ledger_access import ledger_to_check, roster_ledger
 from cli.output import console, errors, fail, print_json, progress_bar, table, validation_message
+from client.access import NotOnRoster, admit_starter
 from client.relationships import AlreadyInLedger, start_relationship
 from client.waits import NoAnswer
 from ledger.store import Ledger
@@ -221,6 +222,8 @@ def start(
     except ValueError as err:
         fail(str(err))
 
+    _admit_starter(request, now, quiet=as_json)
+
     async def work() -> bool:
         client = await connection.client()
         with ledger_to_check() as ledger:
@@ -232,6 +235,22 @@ def start(
         return
     result = "started" if created else "already exists (nothing new started)"
     console.print(table("Relationship", STARTED_COLUMNS, [started_row(request, result)]))
+
+
+def _admit_starter(request: StartRelationship, now: datetime, quiet: bool) -> None:
+    """Only a program's operators start its relationships; a new program's first starter
+    becomes its first operator."""
+    with roster_ledger() as ledger:
+        try:
+            first = admit_starter(ledger.engine, request.program, request.operator, now)
+        except NotOnRoster as err:
+            fail(str(err), ExitCode.REFUSED)
+    if first and not quiet:
+        console.print(
+            f"{request.operator.id} is the first operator of program {request.program}; "
+            f"add others with `mentorflow operators add {request.program} ...`",
+            highlight=False,
+        )
 
 
 async def _start_one(
@@ -428,6 +447,18 @@ def _roster_defaults(
     )
 
 
+def _refuse_strangers(rows: list[RosterRow], now: datetime) -> None:
+    """A row whose operator does not run its program is a bad row: nothing starts."""
+    with roster_ledger() as ledger:
+        for row in rows:
+            if row.request is None or row.problem:
+                continue
+            try:
+                admit_starter(ledger.engine, row.request.program, row.request.operator, now)
+            except NotOnRoster as err:
+                row.problem = f"operator_id: {err}"
+
+
 def _report_problems(path: Path, bad: list[RosterRow], total: int, as_json: bool) -> None:
     if as_json:
         print_json(
@@ -476,6 +507,8 @@ def import_roster(
     defaults = merge(nest_people(file_defaults), _roster_defaults(program, kind, operator))
     now = now_utc()
     check_rows(rows, defaults, now)
+    if not dry_run:
+        _refuse_strangers(rows, now)
     bad = [r for r in rows if r.problem]
     if bad:
         _report_problems(roster, bad, len(rows), as_json)

@@ -146,6 +146,20 @@ refusals_table = Table(
     PrimaryKeyConstraint("relationship_id", name="pk_ledger_refusals"),
 )
 
+# Who runs each program (`ledger/rosters.py`): only they act on its relationships.
+roster_table = Table(
+    "ledger_program_operators",
+    metadata,
+    Column("program", String, nullable=False),
+    Column("operator_id", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("email", String, nullable=False),
+    Column("added_by", String, nullable=False),
+    Column("added_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("program", "operator_id", name="pk_ledger_program_operators"),
+    Index("ix_ledger_program_operators_email", "email"),
+)
+
 # Written by the hand-rolled migrations of v0.1-v0.3 (versions 1 and 2); read once, to tell
 # Alembic where such a database stands.
 legacy_schema_table = Table(

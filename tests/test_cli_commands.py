@@ -586,7 +586,7 @@ async def test_refused_actions_print_one_line_naming_the_field(cli: Cli) -> None
     )
     assert line.startswith("error: --window: the window starts at 17:00 and ends at 14:00")
     line = await cli.refused("pause", f"{cli.program}.nobody.here", "--reason", "x")
-    assert "is not running" in line
+    assert f"no relationship '{cli.program}.nobody.here'" in line and "mentorflow list" in line
     assert (await cli.json("status", rid))["state"]["seq"] == 1
 
 
@@ -687,3 +687,71 @@ async def test_every_command_explains_itself() -> None:
         result = CliRunner().invoke(app, [name, "--help"])
         assert result.exit_code == 0, result.output
         assert "Usage:" in result.output
+
+
+async def test_only_the_programs_operators_act_on_its_relationships(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rid = await cli.start("alice", "bob")  # olga starts the program: its first operator
+    seq = (await cli.json("status", rid))["state"]["seq"]
+
+    monkeypatch.setenv("MENTORFLOW_OPERATOR_ID", "mallory")
+    for args in (["pause", rid, "--reason", "x"], ["cancel", rid, "--reason", "x"]):
+        line = await cli.refused(*args)
+        assert f"operator 'mallory' is not on the roster of program '{cli.program}'" in line
+        assert "its operators: olga" in line and "mentorflow operators add" in line
+    assert "not on the roster" in await cli.refused(
+        "operators", "add", cli.program, "--id", "mallory", "--name", "M", "--email", "m@x.org"
+    )
+    monkeypatch.setenv("MENTORFLOW_OPERATOR_NAME", "Mallory")
+    monkeypatch.setenv("MENTORFLOW_OPERATOR_EMAIL", "mallory@example.org")
+    assert "not on the roster" in await cli.refused(
+        "start",
+        *("--program", cli.program, "--mentor-id", "carol", "--mentor-name", "Carol"),
+        *("--mentor-email", "carol@example.org", "--mentee-id", "dan", "--mentee-name", "Dan"),
+        *("--mentee-email", "dan@example.org"),
+    )
+    assert (await cli.json("status", rid))["state"]["seq"] == seq, "nothing was applied"
+
+    monkeypatch.setenv("MENTORFLOW_OPERATOR_ID", "olga")
+    await cli.ok(
+        "operators",
+        "add",
+        cli.program,
+        *("--id", "oscar", "--name", "Oscar Operator", "--email", "Oscar@Example.org"),
+    )
+    listed = await cli.json("operators", "list", cli.program)
+    assert [(o["operator_id"], o["email"], o["added_by"]) for o in listed][1] == (
+        "oscar",
+        "oscar@example.org",
+        "olga",
+    )
+    monkeypatch.setenv("MENTORFLOW_OPERATOR_ID", "oscar")
+    assert (await cli.json("pause", rid, "--reason", "Leave"))["phase"] == "paused"
+
+
+async def test_a_roster_row_whose_operator_does_not_run_the_program_starts_nothing(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await cli.start("alice", "bob")
+    roster = cli.file(
+        "roster.yaml",
+        [
+            {
+                "program": cli.program,
+                **{f"mentor_{k}": v for k, v in (("id", "carol"), ("name", "Carol"))},
+                "mentor_email": "carol@example.org",
+                **{f"mentee_{k}": v for k, v in (("id", "dan"), ("name", "Dan"))},
+                "mentee_email": "dan@example.org",
+                "operator_id": "mallory",
+                "operator_name": "Mallory",
+                "operator_email": "mallory@example.org",
+            }
+        ],
+    )
+    result = await cli("import", roster)
+    assert result.exit_code != 0
+    assert "roster.yaml:1: operator_id: operator 'mallory' is not on the roster" in result.stderr
+    assert "nothing was started" in result.stderr
+    listed = await cli.json("list", "--program", cli.program)
+    assert len(listed) == 1

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import insert, text
 
-from ledger import schema, summaries
+from ledger import rosters, schema, summaries
 from ledger.records import to_entry
 from ledger.store import Ledger
 from ledger.tables import legacy_schema_table, metadata
@@ -49,6 +49,7 @@ def test_migrating_again_is_harmless(ledger_url: str, ledger: Ledger) -> None:
 def _back_to_hand_rolled(ledger: Ledger, versions: list[int]) -> None:
     """The database as v0.1-v0.3 left it: their own version table, no Alembic, no summaries."""
     with ledger.engine.begin() as conn:
+        conn.execute(text("DROP TABLE ledger_program_operators"))
         conn.execute(text("DROP TABLE ledger_summaries"))
         conn.execute(text("DROP TABLE ledger_refusals"))
         conn.execute(text("DROP TABLE ledger_alembic_version"))
@@ -76,6 +77,22 @@ def test_a_v0_3_ledger_is_taken_over_and_summarises_what_it_already_holds(
         assert summaries.everything(upgraded.engine) == expected
         assert upgraded.verify("r-eventful").ok
     assert sql(ledger, VERSIONS) == [(schema.HEAD,)]
+
+
+def test_a_v0_4_ledger_gives_each_program_the_operators_of_its_relationships(
+    ledger_url: str, ledger: Ledger
+) -> None:
+    _write_journeys(ledger)
+    with ledger.engine.begin() as conn:
+        conn.execute(text("DROP TABLE ledger_program_operators"))
+        conn.execute(text("UPDATE ledger_alembic_version SET version_num = '0003'"))
+
+    with Ledger.from_url(ledger_url) as upgraded:
+        assert upgraded.schema_revision() == schema.HEAD
+        [entry] = rosters.operators(upgraded.engine, "eng-2026")
+    assert (entry.operator_id, entry.email) == ("olga", "olga@example.org")
+    assert rosters.is_operator(ledger.engine, "eng-2026", "olga")
+    assert not rosters.is_operator(ledger.engine, "eng-2026", "mallory")
 
 
 def test_a_v0_2_ledger_gains_the_seal_columns_and_keeps_its_rows(
