@@ -40,6 +40,7 @@ class NotificationKind(StrEnum):
     SUMMARY = "summary"
     DELIVERY_FAILED = "delivery_failed"
     LEDGER_BLOCKED = "ledger_blocked"
+    OPERATOR_SIGN_IN = "operator_sign_in"  # sent by the portal, not by a relationship
 
 
 class Recipient(BaseModel):

@@ -14,18 +14,21 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from client.access import admit_starter
 from ledger.store import Ledger
 from mentorship.enrolment import StartRelationship
 from tests.lifecycle import Lifecycle, Pair
 from web.app import Portal, build_app
 from web.links import Links, links_from
-from worker.app import build_worker, lifecycle_activities
+from web.mail import sign_in_sender
+from worker.app import build_worker, channels_config, lifecycle_activities
 from worker.codec_server import bound_socket
 from worker.codec_server import server as uvicorn_server
 from worker.settings import Settings
 
 LINK_KEYS = "test-2026a:" + "a" * 48 + ",test-2025:" + "b" * 48
 _LINK = re.compile(r"https?://[^\s]+/p/[A-Za-z0-9._-]+")
+_ANY_LINK = re.compile(r"https?://[^\s]+/(?:p|ops/s)/[A-Za-z0-9._-]+")
 
 
 @dataclass
@@ -44,9 +47,20 @@ class PortalRig:
                 return found.group(0)
         raise AssertionError(f"no {kind} message to the {role} yet: {pair.sent()}")
 
+    async def outbox_link(self, kind: str, email: str) -> str | None:
+        """The link in the latest `kind` message to `email` in the outbox, if one came."""
+        for _ in range(100):
+            for message in reversed(self.life.outbox()):
+                if message["kind"] == kind and message.get("recipient_email") == email:
+                    found = _ANY_LINK.search(message["text"])
+                    return found.group(0) if found else None
+            await asyncio.sleep(0.05)
+        return None
+
     async def start(self, request: StartRelationship) -> Pair:
         """Start a pair and wait for both welcomes: a test that ended with a delivery still
         running would leave the shared time-skipping server's clock locked for the next."""
+        admit_starter(self.ledger.engine, request.program, request.operator, await self.life.now())
         pair = await self.life.start(request)
         for role in ("mentor", "mentee"):
             await self.wait_for(pair, "welcome", role)
@@ -75,7 +89,13 @@ async def running_portal(env: WorkflowEnvironment, settings: Settings) -> AsyncI
     async def engine_time() -> datetime:
         return await env.get_current_time()
 
-    portal = Portal(temporal=temporal, ledger=ledger, links=links, clock=engine_time)
+    portal = Portal(
+        temporal=temporal,
+        ledger=ledger,
+        links=links,
+        clock=engine_time,
+        send_sign_in=sign_in_sender(channels_config(linked)),
+    )
     server = uvicorn_server(build_app(portal), "127.0.0.1", 0)
     serving = asyncio.create_task(server.serve([sock]))
     life = Lifecycle(env, linked, ledger)

@@ -16,13 +16,14 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from temporalio.testing import WorkflowEnvironment
 
+from ledger import rosters
 from mentorship import events as ev
 from mentorship.participants import Participant, Role
 from tests.factories import ALICE, request
 from tests.lifecycle import Pair
 from tests.portal_rig import PortalRig, running_portal
 from web.app import RateLimit
-from web.links import Claim, LinkKeys, Links
+from web.links import Claim, LinkKeys, Links, OperatorClaim
 from worker.settings import Settings
 
 DANA = Participant(id="dana", name="Dana Mentee", email="dana@example.org")
@@ -194,3 +195,52 @@ def test_link_opening_is_rate_limited_per_address() -> None:
         assert [client.get("/p/x").status_code for _ in range(4)] == [200, 200, 200, 429]
         now[0] += 61
         assert client.get("/p/x").status_code == 200
+
+
+async def test_an_operator_not_on_the_programs_roster_is_refused(rig: PortalRig) -> None:
+    pair = await rig.start(request())
+    rosters.add(
+        rig.ledger.engine,
+        rosters.RosterEntry(
+            program="sales-2026",
+            operator_id="oscar",
+            name="Oscar Operator",
+            email="oscar@example.org",
+            added_by="test",
+            added_at=datetime.now(UTC),
+        ),
+    )
+    oscar = rig.links.sign_in_url(OperatorClaim(operator_id="oscar", email="oscar@example.org"))
+    async with web(rig) as client:
+        assert (await client.get(oscar)).headers["location"] == "/ops"
+        dashboard = (await client.get("/ops")).text
+        assert "sales-2026" in dashboard and pair.id not in dashboard
+        page = await client.get(f"/ops/r/{pair.id}")
+        assert page.status_code == 403 and "not on the roster of program" in page.text
+        assert "eng-2026" in page.text
+        token = (await client.get("/ops/sign-in")).text.split('name="csrf" value="')[1][:32]
+        refused = await client.post(f"/ops/r/{pair.id}/pause", data={"reason": "x", "csrf": token})
+    assert refused.status_code == 403
+    assert "Paused" not in types(pair)
+
+
+async def test_sign_in_tells_nobody_who_is_on_a_roster(rig: PortalRig) -> None:
+    await rig.start(request())
+    async with web(rig) as client:
+        form = (await client.get("/ops/sign-in")).text
+        token = form.split('name="csrf" value="')[1].split('"')[0]
+        stranger = await client.post("/ops/sign-in", data={"email": "mallory@x.org", "csrf": token})
+        known = await client.post("/ops/sign-in", data={"email": "olga@example.org", "csrf": token})
+    said = "If that address is on a program's roster, a sign-in link is on its way"
+    assert said in stranger.text and said in known.text
+    assert await rig.outbox_link("operator_sign_in", "mallory@x.org") is None
+    assert await rig.outbox_link("operator_sign_in", "olga@example.org") is not None
+
+
+async def test_a_participant_link_does_not_sign_in_an_operator(rig: PortalRig) -> None:
+    pair = await rig.start(request())
+    token = (await rig.wait_for(pair, "welcome", "mentee")).rsplit("/", 1)[1]
+    async with web(rig) as client:
+        refused = await client.get(f"/ops/s/{token}")
+        assert refused.status_code == 403
+        assert (await client.get("/ops")).headers["location"] == "/ops/sign-in"

@@ -160,3 +160,36 @@ async def test_a_pair_does_its_part_from_their_links(browser: Browser, rig: Port
 def pair_mentee_id(recorded: list[ev.Recorded]) -> str:
     started = next(r.event for r in recorded if isinstance(r.event, ev.RelationshipStarted))
     return started.mentee.id
+
+
+async def test_an_operator_signs_in_sees_the_pair_and_pauses_and_resumes_it(
+    browser: Browser, rig: PortalRig
+) -> None:
+    pair = await rig.start(request())
+    operator = await person(browser)
+    await operator.goto(f"{rig.url}/ops/sign-in")
+    await operator.get_by_label("Your work email").fill("Olga@Example.org")
+    await operator.get_by_role("button", name="Email me a sign-in link").click()
+    await expect(operator.get_by_role("status")).to_contain_text("a sign-in link is on its way")
+    await shot(operator, "10-operator-sign-in")
+    link = await rig.outbox_link("operator_sign_in", "olga@example.org")
+    assert link is not None and "/ops/s/" in link
+
+    await operator.goto(link)
+    assert operator.url == f"{rig.url}/ops"
+    await expect(operator.get_by_role("heading", name="eng-2026")).to_be_visible()
+    await expect(operator.get_by_text("onboarding: 1")).to_be_visible()
+    await shot(operator, "11-operator-dashboard")
+    await operator.get_by_role("link", name="alice & bob").first.click()
+    await expect(operator.locator("#phase")).to_have_text("onboarding")
+    await operator.get_by_label("Why pause").fill("Mentor on leave")
+    await operator.get_by_role("button", name="Pause").click()
+    await expect(operator.locator("#phase")).to_have_text("paused")
+    await shot(operator, "12-operator-paused")
+    assert (await pair.status()).state.phase.value == "paused"
+    await operator.get_by_role("button", name="Resume").click()
+    await expect(operator.locator("#phase")).to_have_text("onboarding")
+    await shot(operator, "13-operator-resumed")
+
+    paused = [r for r in pair.ledger() if isinstance(r.event, ev.Paused)]
+    assert [(r.actor.role, r.actor.id) for r in paused] == [(Role.OPERATOR, "olga")]

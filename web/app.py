@@ -41,8 +41,9 @@ from mentorship.invitations import invite_for
 from mentorship.narrative import narrate
 from mentorship.participants import Actor, Role
 from mentorship.state import RelationshipState
-from web import asks, forms
+from web import asks, forms, ops
 from web.links import Claim, LinkRefused, Links
+from web.ops import SendSignIn
 
 log = structlog.get_logger("mentorflow.portal")
 HERE = Path(__file__).resolve().parent
@@ -60,6 +61,7 @@ class Portal:
     # The engine's time: decides which meetings are due to be logged (tests skip time).
     clock: Callable[[], Awaitable[datetime]] = field(default=lambda: _wall_clock())
     contact_hint: str = "reply to any email from your program and ask for a new one"
+    send_sign_in: SendSignIn | None = None  # operators' sign-in links; None: no operator sign-in
 
 
 # ------------------------------------------------------------------------------ pages
@@ -242,6 +244,8 @@ def build_app(portal: Portal) -> Starlette:
         Route("/healthz", health),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
+    if portal.send_sign_in is not None:
+        routes += ops.routes(portal, env, portal.send_sign_in)
     secure = portal.links.base_url.startswith("https://")
     secret = portal.links.keys.keys[portal.links.keys.active]
     return Starlette(
@@ -250,6 +254,7 @@ def build_app(portal: Portal) -> Starlette:
             Middleware(AccessLog),
             Middleware(SecurityHeaders),
             Middleware(RateLimit, prefix="/p/", per_minute=30),
+            Middleware(RateLimit, prefix="/ops/s", per_minute=30),
             Middleware(
                 SessionMiddleware,
                 secret_key=f"session:{secret}",

@@ -22,7 +22,9 @@ from mentorship.participants import Role
 from worker.settings import Settings
 
 _SALT = "mentorflow-personal-link"
+_SIGN_IN_SALT = "mentorflow-operator-sign-in"
 PARTICIPANT_ROLES = (Role.MENTOR, Role.MENTEE)
+SIGN_IN_LIFETIME = timedelta(minutes=15)
 
 
 class LinkRefused(ValueError):
@@ -41,6 +43,15 @@ class Claim(BaseModel):
     relationship_id: str
     person_id: str
     role: Role
+
+
+class OperatorClaim(BaseModel):
+    """Who an operator's emailed sign-in link signs in."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    operator_id: str
+    email: str
 
 
 class LinkKeys(BaseModel):
@@ -104,29 +115,37 @@ class Links:
         self.keys = keys
         self.base_url = base_url.rstrip("/")
         self.lifetime = lifetime
-        self._serializers = {
-            key_id: URLSafeTimedSerializer(secret, salt=_SALT, signer=_signer_on(clock))
-            for key_id, secret in keys.keys.items()
-        }
+        self._clock = clock
+
+    def _serializer(self, key_id: str, salt: str) -> URLSafeTimedSerializer:
+        secret = self.keys.keys[key_id]
+        return URLSafeTimedSerializer(secret, salt=salt, signer=_signer_on(self._clock))
+
+    def _sign(self, data: dict[str, Any], salt: str) -> str:
+        signed = self._serializer(self.keys.active, salt).dumps(data)
+        return f"{self.keys.active}.{signed}"
+
+    def _load(self, token: str, salt: str, lifetime: timedelta) -> Any:
+        key_id, sep, signed = token.partition(".")
+        if not sep or key_id not in self.keys.keys:
+            raise LinkRefused("this link was signed with a key that is no longer in use")
+        try:
+            return self._serializer(key_id, salt).loads(
+                signed, max_age=int(lifetime.total_seconds())
+            )
+        except SignatureExpired:
+            raise LinkRefused("this link has expired") from None
+        except BadSignature:
+            raise LinkRefused("this link is not valid (it was changed or cut short)") from None
 
     def token(self, claim: Claim) -> str:
-        signed = self._serializers[self.keys.active].dumps(claim.model_dump(mode="json"))
-        return f"{self.keys.active}.{signed}"
+        return self._sign(claim.model_dump(mode="json"), _SALT)
 
     def url(self, claim: Claim) -> str:
         return f"{self.base_url}/p/{self.token(claim)}"
 
     def read(self, token: str) -> Claim:
-        key_id, sep, signed = token.partition(".")
-        serializer = self._serializers.get(key_id) if sep else None
-        if serializer is None:
-            raise LinkRefused("this link was signed with a key that is no longer in use")
-        try:
-            data: Any = serializer.loads(signed, max_age=int(self.lifetime.total_seconds()))
-        except SignatureExpired:
-            raise LinkRefused("this link has expired") from None
-        except BadSignature:
-            raise LinkRefused("this link is not valid (it was changed or cut short)") from None
+        data = self._load(token, _SALT, self.lifetime)
         try:
             claim = Claim.model_validate(data)
         except ValidationError:
@@ -134,6 +153,17 @@ class Links:
         if claim.role not in PARTICIPANT_ROLES:
             raise LinkRefused("this link is not valid")
         return claim
+
+    def sign_in_url(self, claim: OperatorClaim) -> str:
+        """An operator's sign-in link: short-lived; no participant link can pass for one."""
+        return f"{self.base_url}/ops/s/{self._sign(claim.model_dump(), _SIGN_IN_SALT)}"
+
+    def read_sign_in(self, token: str) -> OperatorClaim:
+        data = self._load(token, _SIGN_IN_SALT, SIGN_IN_LIFETIME)
+        try:
+            return OperatorClaim.model_validate(data)
+        except ValidationError:
+            raise LinkRefused("this sign-in link is not valid") from None
 
 
 def link_keys_from(settings: Settings) -> LinkKeys | None:

@@ -9,6 +9,8 @@ from temporalio.client import Client
 from ledger.store import Ledger
 from web.app import Portal, build_app
 from web.links import links_from
+from web.mail import sign_in_sender
+from worker.app import channels_config
 from worker.settings import Settings
 from worker.temporal import connect
 
@@ -38,6 +40,7 @@ def portal_for(settings: Settings, ledger: Ledger) -> Portal | None:
         links=links,
         sender=settings.smtp_sender,
         contact_hint=hint,
+        send_sign_in=sign_in_sender(channels_config(settings)),
     )
 
 
