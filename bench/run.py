@@ -22,6 +22,7 @@ from bench import (
     cli_speed,
     lifecycle_cost,
     memory,
+    portal_load,
     read_model,
     scaling,
     throughput,
@@ -38,6 +39,7 @@ NAMES = (
     carried_state.NAME,
     cli_speed.NAME,
     read_model.NAME,
+    portal_load.NAME,
 )
 
 cli = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -91,6 +93,8 @@ class Runner:
             return [await cli_speed.run(self.bench)]
         if name == read_model.NAME:
             return [await read_model.run(self.bench)]
+        if name == portal_load.NAME:
+            return [await portal_load.run(self.bench)]
         raise KeyError(name)
 
     async def all(self) -> list[Report]:

@@ -22,6 +22,7 @@ from bench import (
     cli_speed,
     lifecycle_cost,
     memory,
+    portal_load,
     read_model,
     scaling,
     throughput,
@@ -213,3 +214,10 @@ def test_the_runner_refuses_an_unknown_benchmark_by_name() -> None:
 
     assert result.exit_code != 0
     assert "unknown benchmark speed" in result.output
+
+
+async def test_the_portal_load_logs_every_meeting_and_times_it_against_a_static_page() -> None:
+    report = await portal_load.run(_bench(), count=4)
+    assert report.row("meetings logged").project == 4 and report.missed == []
+    _sane(report, "open page p95", "submit log p95")
+    assert report.row("open page p95").ratio is not None
