@@ -16,10 +16,12 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from temporalio.testing import WorkflowEnvironment
 
+from client.relationships import act
 from ledger import rosters
+from mentorship import commands as c
 from mentorship import events as ev
 from mentorship.participants import Participant, Role
-from tests.factories import ALICE, request
+from tests.factories import ALICE, MENTEE, MENTOR, commitment, goals, request, terms
 from tests.lifecycle import Pair
 from tests.portal_rig import PortalRig, running_portal
 from web.app import RateLimit
@@ -244,3 +246,39 @@ async def test_a_participant_link_does_not_sign_in_an_operator(rig: PortalRig) -
         refused = await client.get(f"/ops/s/{token}")
         assert refused.status_code == 403
         assert (await client.get("/ops")).headers["location"] == "/ops/sign-in"
+
+
+async def test_a_participant_answers_a_review_from_their_page(rig: PortalRig) -> None:
+    pair = await rig.start(request())
+    client = rig.life.env.client
+    first = (await rig.life.now() + timedelta(days=8)).replace(minute=0, second=0, microsecond=0)
+    for command in (
+        goals(),
+        commitment(),
+        c.ConfirmAgreement(actor=MENTEE, terms=terms(first)),
+        c.ConfirmAgreement(actor=MENTOR, terms=terms(first)),
+        c.RequestReview(actor=MENTOR, reason="Checking the cadence fits"),
+    ):
+        await act(client, pair.id, command)
+    async with signed_in(rig, await rig.wait_for(pair, "welcome", "mentee")) as web_client:
+        page = (await web_client.get("/me")).text
+        assert "Review the relationship" in page and "Progress on: Lead a design review" in page
+        token = await csrf(web_client)
+        bad = await web_client.post(
+            "/me/review", data={"csrf": token, "review_number": "1", "decision": "continue"}
+        )
+        assert bad.status_code == 400 and 'id="review-effectiveness-problem"' in bad.text
+        sent = await web_client.post(
+            "/me/review",
+            data={
+                "csrf": token,
+                "review_number": "1",
+                "effectiveness": "4",
+                "progress_o1": "3",
+                "decision": "continue",
+                "comment": "Going well",
+            },
+        )
+        assert sent.status_code == 303
+    [answer] = [r for r in pair.ledger() if isinstance(r.event, ev.ReviewSubmitted)]
+    assert answer.actor.role is Role.MENTEE and answer.event.effectiveness == 4

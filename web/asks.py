@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mentorship.onboarding import asks as onboarding_asks
 from mentorship.participants import Role
 from mentorship.state import Meeting, Phase, RelationshipState
-from web.forms import CADENCES, FORMATS, PROGRESS, SPECIFIC, Field, Form
+from web.forms import CADENCES, DECISIONS, FORMATS, PROGRESS, RATINGS, SPECIFIC, Field, Form
 
 _RUNNING = (Phase.ACTIVE, Phase.UNDER_REVIEW)
 
@@ -187,6 +187,39 @@ def reflection_form(s: RelationshipState) -> Form:
     )
 
 
+def review_form(s: RelationshipState) -> Form:
+    ratings = [
+        Field(f"progress_{k}", f"Progress on: {v}", "select", options=[("", "-"), *RATINGS])
+        for k, v in s.objectives.items()
+    ]
+    return Form(
+        "review",
+        "Review the relationship",
+        [
+            Field("review_number", "", "hidden"),
+            Field(
+                "effectiveness",
+                "How well is it working? (1 to 5)",
+                "select",
+                options=RATINGS,
+                required=True,
+            ),
+            *ratings,
+            Field("decision", "What next", "select", options=DECISIONS, required=True),
+            Field(
+                "evolve_cadence",
+                "If evolving: new cadence",
+                "select",
+                options=[("", "keep it"), *CADENCES],
+            ),
+            Field("add_objectives", "If evolving: new objectives", "lines", "One per line."),
+            Field("comment", "Comment", "textarea"),
+        ],
+        "Send my review",
+        guidance="Both of you answer; any 'conclude' concludes, any 'evolve' amends the agreement.",
+    )
+
+
 def progress_form(s: RelationshipState) -> Form:
     options = [(i.id, f"{i.id}: {i.description}") for i in s.open_items()]
     fields = [
@@ -210,6 +243,10 @@ def asked(s: RelationshipState, role: Role, now: datetime, zone: str) -> list[As
     if s.phase not in _RUNNING:
         return []
     found: list[Ask] = []
+    review = s.open_review
+    if review is not None and role not in review.submissions:
+        why = f"Review {review.number} is open ({review.reason.value.replace('_', ' ')})."
+        found.append(Ask(review_form(s), {"review_number": str(review.number)}, why))
     for loop in s.loops:
         if loop.closed_at is not None:
             continue

@@ -30,6 +30,11 @@ CADENCES = [
 ]
 FORMATS = [(f.value, f.value.replace("_", " ").capitalize()) for f in MeetingFormat]
 PROGRESS = [("in_progress", "In progress"), ("done", "Done"), ("blocked", "Blocked")]
+DECISIONS = [
+    ("continue", "Continue as we are"),
+    ("evolve", "Evolve: change the cadence or add goals"),
+    ("conclude", "Conclude the relationship"),
+]
 RATINGS = [(str(n), str(n)) for n in range(1, 6)]
 
 
@@ -209,6 +214,31 @@ def _reflection(form: Mapping[str, str], ctx: Context) -> tuple[type[c.Command],
     }
 
 
+def _review(form: Mapping[str, str], ctx: Context) -> tuple[type[c.Command], dict[str, Any]]:
+    progress = {
+        k.removeprefix("progress_"): v
+        for k, v in form.items()
+        if k.startswith("progress_") and v.strip()
+    }
+    evolution: dict[str, Any] | None = None
+    if form.get("decision") == "evolve":
+        evolution = {"add_objectives": lines(form.get("add_objectives", ""))}
+        if form.get("evolve_cadence", "").strip():
+            try:
+                cadence = Cadence.parse(form["evolve_cadence"])
+            except ValueError as err:
+                raise FormError({"evolve_cadence": str(err)}) from None
+            evolution["cadence"] = cadence.model_dump(mode="json")
+    return c.SubmitReview, {
+        "review_number": form.get("review_number", ""),
+        "effectiveness": form.get("effectiveness", ""),
+        "progress": progress,
+        "decision": form.get("decision", ""),
+        "evolution": evolution,
+        "comment": form.get("comment", ""),
+    }
+
+
 BUILDERS: dict[str, Builder] = {
     "goals": _goals,
     "commitment": _commitment,
@@ -221,6 +251,7 @@ BUILDERS: dict[str, Builder] = {
     "mentee_feedback": _mentee_feedback,
     "conclude": _conclude,
     "reflection": _reflection,
+    "review": _review,
 }
 
 # Where an error at a command field is shown when the form names the field differently.
@@ -233,6 +264,8 @@ _FIELD_OF: dict[tuple[str, str], str] = {
     ("mentor_feedback", "development_areas.1.due_in_days"): "area2_due",
     ("mentor_feedback", "development_areas"): "area1_behaviour",
     ("reflection", "goals_met"): "goals_met",
+    ("review", "evolution"): "evolve_cadence",
+    ("review", "progress"): "comment",
 }
 
 
