@@ -103,20 +103,16 @@ def perform(
     body.pop("actor", None)  # the actor is who runs the command, never what a file claims
     placeholder = Actor(role=role, id=actor_id or "placeholder")
     _build(command, body, placeholder, typed)  # fail before connecting
-    if role is Role.OPERATOR:
-        actor_id = actor_id or os.environ.get("MENTORFLOW_OPERATOR_ID") or None
-    if role is Role.OPERATOR and actor_id is None:
-        fail(
-            "--actor-id: say which operator you are (or set MENTORFLOW_OPERATOR_ID); only the "
-            "operators on the program's roster act on its relationships"
-        )
+    typist = _operator_typing(role, actor_id)
 
     async def work() -> tuple[UpdateResult, str | None]:
         client = await connection.client()
+        await _on_the_roster(client, relationship_id, typist)
         if role is Role.OPERATOR:
-            assert actor_id is not None
-            await _on_the_roster(client, relationship_id, actor_id)
-        actor = Actor(role=role, id=actor_id or await _party_id(client, relationship_id, role))
+            actor = Actor(role=role, id=typist)
+        else:  # the participant's action, entered for them by an operator of the program
+            party = actor_id or await _party_id(client, relationship_id, role)
+            actor = Actor(role=role, id=party, via=typist)
         result = await _send(client, relationship_id, _build(command, body, actor))
         blocked = None if result.recorded else await _blocked_reason(client, relationship_id)
         return result, blocked
@@ -231,6 +227,27 @@ def _build(
         return command.model_validate({**body, "actor": actor.model_dump()})
     except ValidationError as err:
         fail(validation_message(err, _Flags(), typed))
+
+
+def _operator_typing(role: Role, actor_id: str | None) -> str:
+    """Who is at the keyboard: always an operator of the program. For an operator's command
+    `--actor-id` names them; for a participant's, MENTORFLOW_OPERATOR_ID does (and the ledger
+    records that they entered it), since participants answer from their own page."""
+    typist = (actor_id if role is Role.OPERATOR else None) or os.environ.get(
+        "MENTORFLOW_OPERATOR_ID"
+    )
+    if typist:
+        return typist
+    if role is Role.OPERATOR:
+        fail(
+            "--actor-id: say which operator you are (or set MENTORFLOW_OPERATOR_ID); only the "
+            "operators on the program's roster act on its relationships"
+        )
+    fail(
+        f"MENTORFLOW_OPERATOR_ID: a {role.value}'s action typed here is entered by an operator "
+        "of the program; set it to your operator id (participants answer from the personal "
+        "link in their emails)"
+    )
 
 
 async def _on_the_roster(client: Client, relationship_id: str, operator_id: str) -> None:

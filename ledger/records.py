@@ -15,7 +15,7 @@ from pydantic import TypeAdapter
 
 from ledger.chain import LedgerEntry
 from mentorship.events import Event, Recorded
-from mentorship.participants import Actor, Role
+from mentorship.participants import Actor
 from mentorship.stored import STORED
 
 Payload = dict[str, Any]
@@ -70,7 +70,6 @@ def upcast(event_type: str, version: int, event: Payload) -> Payload:
 
 
 def to_recorded(entry: LedgerEntry) -> Recorded:
-    role, _, actor_id = entry.actor.partition(":")
     event = upcast(entry.type, int(entry.payload.get("v", 1)), entry.payload["event"])
     return _RECORDED.validate_python(
         {
@@ -78,7 +77,7 @@ def to_recorded(entry: LedgerEntry) -> Recorded:
             "program": entry.program,
             "seq": entry.seq,
             "occurred_at": entry.occurred_at,
-            "actor": Actor(role=Role(role), id=actor_id),
+            "actor": Actor.parse(entry.actor),
             "cause": entry.payload.get("cause", ""),
             "event": event,
         },

@@ -95,7 +95,10 @@ def who(actor: Actor, names: Mapping[str, str]) -> str:
     if actor.role is Role.SYSTEM:
         return "the lifecycle"
     name = names.get(actor.id)
-    return f"{actor.role.value} {name} ({actor.id})" if name else f"{actor.role.value} {actor.id}"
+    said = f"{actor.role.value} {name} ({actor.id})" if name else f"{actor.role.value} {actor.id}"
+    if actor.via:
+        said += f", entered by operator {names.get(actor.via, actor.via)}"
+    return said
 
 
 def what(event: ev.Event) -> str:

@@ -80,9 +80,20 @@ class Actor(BaseModel):
 
     role: Role
     id: str = Field(default="system", max_length=64)
+    # v0.5: the operator who entered a participant's action for them (at the CLI). Left out
+    # while unset, so every actor recorded before it reads and hashes as it was.
+    via: str | None = Field(default=None, max_length=64, exclude_if=lambda v: v is None)
 
     def __str__(self) -> str:
-        return f"{self.role.value}:{self.id}"
+        entered = f" via operator:{self.via}" if self.via else ""
+        return f"{self.role.value}:{self.id}{entered}"
+
+    @classmethod
+    def parse(cls, text: str) -> Actor:
+        """The recorded spelling back: 'mentee:bob', or 'mentee:bob via operator:olga'."""
+        acted, _, entered = text.partition(" via operator:")
+        role, _, actor_id = acted.partition(":")
+        return cls(role=Role(role), id=actor_id, via=entered or None)
 
 
 SYSTEM = Actor(role=Role.SYSTEM, id="system")

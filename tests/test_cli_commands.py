@@ -755,3 +755,27 @@ async def test_a_roster_row_whose_operator_does_not_run_the_program_starts_nothi
     assert "nothing was started" in result.stderr
     listed = await cli.json("list", "--program", cli.program)
     assert len(listed) == 1
+
+
+async def test_a_participant_action_typed_at_the_cli_is_recorded_as_entered_by_the_operator(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rid = await cli.start("alice", "bob")
+    goals = (
+        "goals",
+        rid,
+        *("--objective", "Lead a design review end to end"),
+        *("--proposed-cadence", "biweekly", "--proposed-format", "virtual"),
+    )
+    monkeypatch.delenv("MENTORFLOW_OPERATOR_ID")
+    line = await cli.refused(*goals)
+    assert line.startswith("error: MENTORFLOW_OPERATOR_ID: a mentee's action typed here")
+    monkeypatch.setenv("MENTORFLOW_OPERATOR_ID", "mallory")
+    assert "not on the roster" in await cli.refused(*goals)
+
+    monkeypatch.setenv("MENTORFLOW_OPERATOR_ID", "olga")
+    await cli.ok(*goals)
+    history = await cli.json("history", rid)
+    entered = next(e for e in history["events"] if e["type"] == "GoalsSubmitted")
+    assert entered["actor"] == "mentee:bob via operator:olga"
+    assert "entered by operator Olga Operator" in entered["sentence"]
