@@ -75,7 +75,9 @@ class PortalRig:
 
 
 @asynccontextmanager
-async def running_portal(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[PortalRig]:
+async def running_portal(
+    env: WorkflowEnvironment, settings: Settings, link_opens_per_minute: int = 30
+) -> AsyncIterator[PortalRig]:
     sock = bound_socket("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     linked = settings.model_copy(update={"link_keys": SecretStr(LINK_KEYS), "portal_url": url})
@@ -95,6 +97,7 @@ async def running_portal(env: WorkflowEnvironment, settings: Settings) -> AsyncI
         links=links,
         clock=engine_time,
         send_sign_in=sign_in_sender(channels_config(linked)),
+        link_opens_per_minute=link_opens_per_minute,
     )
     server = uvicorn_server(build_app(portal), "127.0.0.1", 0)
     serving = asyncio.create_task(server.serve([sock]))

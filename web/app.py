@@ -62,6 +62,7 @@ class Portal:
     clock: Callable[[], Awaitable[datetime]] = field(default=lambda: _wall_clock())
     contact_hint: str = "reply to any email from your program and ask for a new one"
     send_sign_in: SendSignIn | None = None  # operators' sign-in links; None: no operator sign-in
+    link_opens_per_minute: int = 30  # per client address, for personal and sign-in links
 
 
 # ------------------------------------------------------------------------------ pages
@@ -253,8 +254,8 @@ def build_app(portal: Portal) -> Starlette:
         middleware=[
             Middleware(AccessLog),
             Middleware(SecurityHeaders),
-            Middleware(RateLimit, prefix="/p/", per_minute=30),
-            Middleware(RateLimit, prefix="/ops/s", per_minute=30),
+            Middleware(RateLimit, prefix="/p/", per_minute=portal.link_opens_per_minute),
+            Middleware(RateLimit, prefix="/ops/s", per_minute=portal.link_opens_per_minute),
             Middleware(
                 SessionMiddleware,
                 secret_key=f"session:{secret}",
