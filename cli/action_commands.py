@@ -31,6 +31,7 @@ from client.access import NotOnRoster, admit
 from client.relationships import act
 from client.relationships import status as query_status
 from client.waits import NoAnswer
+from ledger.summaries import summaries
 from mentorship import commands as c
 from mentorship.availability import Window
 from mentorship.cadence import Cadence, MeetingFormat
@@ -251,9 +252,15 @@ def _operator_typing(role: Role, actor_id: str | None) -> str:
 
 
 async def _on_the_roster(client: Client, relationship_id: str, operator_id: str) -> None:
-    """Refused before anything is sent unless the operator runs the relationship's program."""
-    program = (await fetch_status(client, relationship_id)).state.program
+    """Refused before anything is sent unless the operator runs the relationship's program.
+
+    The program comes from the ledger's summary (no round trip to a worker, so a worker that
+    is down is reported by the command itself); Temporal is asked only for one not yet there."""
     with roster_ledger() as ledger:
+        known = summaries(ledger.engine, [relationship_id]).get(relationship_id)
+        program = known.program if known else None
+        if program is None:
+            program = (await fetch_status(client, relationship_id)).state.program
         try:
             admit(ledger.engine, program, operator_id)
         except NotOnRoster as err:
