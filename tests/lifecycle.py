@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError
@@ -33,6 +34,8 @@ from workflows.contract import (
     UpdateResult,
 )
 from workflows.mentorship_workflow import MentorshipWorkflow
+
+RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
 
 
 @dataclass
@@ -104,10 +107,26 @@ class Lifecycle:
 
     async def close(self) -> None:
         """End what a test left running: on the shared time-skipping server an open workflow
-        whose worker is gone would hold the clock for every test after it."""
+        whose worker is gone would hold the clock for every test after it, and so would an
+        activity still running when its workflow is terminated: let those finish first (the
+        worker is still up when this runs)."""
         for relationship_id in self.started:
             with contextlib.suppress(RPCError, WorkflowFailureError):
+                await self._settle(relationship_id)
                 await self.env.client.get_workflow_handle(relationship_id).terminate("test over")
+
+    async def _settle(self, relationship_id: str) -> None:
+        """Read raw, as `Pair.run_id` does: the test server's search attributes don't parse."""
+        request = DescribeWorkflowExecutionRequest(
+            namespace=self.env.client.namespace,
+            execution=WorkflowExecution(workflow_id=relationship_id),
+        )
+        for _ in range(200):  # bounded: deliveries to loopback take milliseconds
+            described = await self.env.client.workflow_service.describe_workflow_execution(request)
+            running = described.workflow_execution_info.status == RUNNING
+            if not running or not described.pending_activities:
+                return
+            await asyncio.sleep(0.05)
 
     async def now(self) -> datetime:
         return await self.env.get_current_time()
