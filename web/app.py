@@ -151,11 +151,8 @@ def build_app(portal: Portal) -> Starlette:
             return refused(request, "This link is not for this relationship.")
         now = await portal.clock()
         asked = asks.asked(state, claim.role, now, person.timezone)
-        for ask in asked:
-            if failed and ask.form.action == failed and entered:
-                ask.values.update(entered)
         more = asks.also_possible(state, claim.role, now)
-        for ask in more:
+        for ask in [*asked, *more]:  # a refused form comes back with what was typed
             if failed and ask.form.action == failed and entered:
                 ask.values.update(entered)
         timeline = await run_in_threadpool(_timeline, portal.ledger, claim.relationship_id)
