@@ -22,7 +22,8 @@ from temporalio.client import Client
 
 from bench.common import Bench, Report, Row, bounded, dev_server, unique
 from cli import connection
-from cli.relationship_commands import ROSTER_COLUMNS, check_rows, read_roster, start_rows
+from cli.relationship_commands import read_roster, start_rows
+from client.roster_import import ROSTER_COLUMNS, check_rows
 from mentorship.enrolment import StartRelationship
 from mentorship.participants import Participant
 from tests.factories import ALICE, OPS, request
@@ -155,7 +156,7 @@ async def run(bench: Bench, n: int | None = None) -> Report:
         Row("wall time", seconds["import"], seconds["raw"], unit="s"),
     )
     report.notes.append(
-        f"import = read CSV + check every row + start_rows (cli/relationship_commands.py) at "
+        f"import = read CSV + check every row + start_rows (client/roster_import.py) at "
         f"concurrency {CONCURRENCY}; baseline = bare start_workflow, inputs prepared, same "
         f"concurrency; {ROUNDS} interleaved rounds; dev server file-backed; no worker running"
     )

@@ -24,12 +24,14 @@ from cli import connection
 from cli.app import app
 from cli.exit_codes import ExitCode
 from cli.ledger_access import roster_ledger
-from cli.output import console, fail, print_json, stop, validation_message
-from cli.relationship_commands import given, merge, read_mapping
+from cli.output import console, fail, print_json, stop
+from cli.relationship_commands import read_mapping
 from cli.status_command import fetch_status
 from client.access import NotOnRoster, admit
+from client.messages import validation_message
 from client.relationships import act
 from client.relationships import status as query_status
+from client.roster_import import given, merge
 from client.waits import NoAnswer
 from ledger.summaries import summaries
 from mentorship import commands as c

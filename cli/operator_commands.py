@@ -11,8 +11,9 @@ from pydantic import ValidationError
 from cli.app import app
 from cli.exit_codes import ExitCode
 from cli.ledger_access import roster_ledger
-from cli.output import console, fail, print_json, table, validation_message
+from cli.output import console, fail, print_json, table
 from client.access import NotOnRoster, add_operator
+from client.messages import validation_message
 from ledger import rosters
 from mentorship.participants import Participant
 

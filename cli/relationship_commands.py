@@ -6,53 +6,41 @@ once instead of discovering its problems one started relationship at a time.
 
 from __future__ import annotations
 
-import asyncio
-import csv
-import io
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
-from pydantic import ValidationError
 from rich.progress import Progress
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
-from temporalio.service import RPCError
 
 from cli import connection
 from cli.app import app
 from cli.exit_codes import ExitCode
 from cli.ledger_access import ledger_to_check, roster_ledger
-from cli.output import console, errors, fail, print_json, progress_bar, table, validation_message
+from cli.output import console, errors, fail, print_json, progress_bar, table
+from client import roster_import
 from client.access import NotOnRoster, admit_starter
 from client.relationships import AlreadyInLedger, start_relationship
-from client.waits import NoAnswer
-from ledger.store import Ledger
-from mentorship.enrolment import StartRelationship, check_start
-from mentorship.events import Kind
-
-ROLES = ("mentor", "mentee", "operator")
-PERSON_FIELDS = ("id", "name", "email", "channel", "webhook_url", "timezone")
-ROSTER_COLUMNS = (
-    "program",
-    "kind",
-    "mentor_id",
-    "mentor_name",
-    "mentor_email",
-    "mentee_id",
-    "mentee_name",
-    "mentee_email",
-    "operator_id",
-    "operator_name",
-    "operator_email",
-    "end_date",
-    "topic",
-    "relationship_id",
+from client.roster_import import (
+    Outcome,
+    RosterRow,
+    RosterUnreadable,
+    check_rows,
+    first_line,
+    given,
+    merge,
+    nest_people,
+    parse_request,
+    read_roster_text,
+    refuse_strangers,
 )
+from ledger.store import Ledger
+from mentorship.enrolment import StartRelationship
+from mentorship.events import Kind
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 FileOpt = Annotated[
@@ -94,57 +82,8 @@ def read_mapping(path: Path) -> dict[str, Any]:
     return data
 
 
-def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    """`top` over `base`, nested mappings merged key by key."""
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def given(fields: dict[str, Any]) -> dict[str, Any]:
-    """Only what the user actually said: unset flags and empty cells are not values."""
-    return {k: v for k, v in fields.items() if not _blank(v)}
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str | list | tuple | dict) and not value)
-
-
-def nest_people(row: dict[str, Any]) -> dict[str, Any]:
-    """Flat roster columns (mentor_email) into the request's shape (mentor.email)."""
-    out: dict[str, Any] = {}
-    for key, value in given(row).items():
-        role, _, field = key.partition("_")
-        if role in ROLES and field in PERSON_FIELDS:
-            out.setdefault(role, {})[field] = value
-        elif key in ROLES and isinstance(value, dict):
-            out[key] = merge(out.get(key, {}), value)
-        else:
-            out[key] = value
-    return out
-
-
 def now_utc() -> datetime:
     return datetime.now(UTC)
-
-
-def parse_request(body: dict[str, Any], now: datetime) -> StartRelationship:
-    """A start request checked as the engine will check it. Raises ValueError naming the field."""
-    if "operator" not in body:
-        raise ValueError(
-            "operator: missing; give --operator-id/--operator-name/--operator-email "
-            "(or MENTORFLOW_OPERATOR_ID/_NAME/_EMAIL)"
-        )
-    try:
-        request = StartRelationship.model_validate(body)
-    except ValidationError as err:
-        raise ValueError(validation_message(err)) from None
-    check_start(request, now)
-    return request
 
 
 def started_row(request: StartRelationship, result: str) -> list[Any]:
@@ -274,7 +213,7 @@ async def _start_one(
         )
     except SQLAlchemyError as err:
         fail(
-            f"cannot read the ledger ({_first_line(err)}); nothing was started; "
+            f"cannot read the ledger ({first_line(err)}); nothing was started; "
             "check MENTORFLOW_LEDGER_URL and try again"
         )
     return started.created
@@ -292,104 +231,14 @@ def _free_id(ledger: Ledger, taken: str) -> str:
 # --------------------------------------------------------------------------- import
 
 
-@dataclass
-class RosterRow:
-    line: int
-    body: dict[str, Any]
-    request: StartRelationship | None = None
-    problem: str | None = None
-
-
-def _column(name: str) -> str:
-    return name.strip().lower().replace(" ", "_").replace("-", "_")
-
-
-def read_csv_roster(path: Path, text: str) -> list[RosterRow]:
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None:
-        fail(f"{path}: the roster is empty; the first line names the columns")
-    reader.fieldnames = [_column(f) for f in reader.fieldnames]
-    rows = []
-    for record in reader:
-        cells = {k: (v.strip() if isinstance(v, str) else v) for k, v in record.items()}
-        if None in cells:
-            rows.append(RosterRow(reader.line_num, {}, problem="row has more cells than columns"))
-            continue
-        if any(cells.values()):
-            rows.append(RosterRow(reader.line_num, cells))
-    return rows
-
-
-def _yaml_items(path: Path, text: str) -> tuple[list[Any], list[int], dict[str, Any]]:
-    """The roster's pairs, the line each starts on, and the roster-wide defaults."""
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        fail(f"{path}: not valid YAML ({err}); fix the syntax")
-    defaults: dict[str, Any] = {}
-    node = root
-    if isinstance(data, dict) and isinstance(root, yaml.MappingNode):
-        defaults = data.get("defaults") or {}
-        if "pairs" not in data or not isinstance(defaults, dict):
-            fail(f"{path}: expected a list of pairs, or a mapping with 'pairs' (and 'defaults')")
-        node = next(v for k, v in root.value if k.value == "pairs")
-        data = data["pairs"]
-    if not isinstance(data, list) or not isinstance(node, yaml.SequenceNode):
-        fail(f"{path}: 'pairs' must be a list, one entry per mentor-mentee pair")
-    return data, [item.start_mark.line + 1 for item in node.value], defaults
-
-
-def read_yaml_roster(path: Path, text: str) -> tuple[list[RosterRow], dict[str, Any]]:
-    items, lines, defaults = _yaml_items(path, text)
-    rows = []
-    for item, line in zip(items, lines, strict=True):
-        if isinstance(item, dict):
-            rows.append(RosterRow(line, {str(k): v for k, v in item.items()}))
-        else:
-            rows.append(RosterRow(line, {}, problem="each pair is a mapping of column: value"))
-    return rows, defaults
-
-
 def read_roster(path: Path) -> tuple[list[RosterRow], dict[str, Any]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
+        return read_roster_text(str(path), text)
     except OSError as err:
         fail(f"{path}: cannot read it ({err.strerror}); check the path")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return read_csv_roster(path, text), {}
-    if suffix in (".yaml", ".yml", ".json"):
-        return read_yaml_roster(path, text)
-    fail(f"{path}: unknown roster format '{suffix}'; use .csv, .yaml, .yml or .json")
-
-
-def check_rows(rows: list[RosterRow], defaults: dict[str, Any], now: datetime) -> None:
-    """Validate every row, so all problems are reported together; the same pair twice is one."""
-    seen: dict[str, int] = {}
-    for row in rows:
-        if row.problem:
-            continue
-        try:
-            row.request = parse_request(merge(defaults, nest_people(row.body)), now)
-        except ValueError as err:
-            row.problem = str(err)
-            continue
-        first = seen.setdefault(row.request.workflow_id, row.line)
-        if first != row.line:
-            row.problem = (
-                f"relationship_id: {row.request.workflow_id} repeats line {first}; "
-                "list each pair once"
-            )
-
-
-@dataclass
-class Outcome:
-    line: int
-    request: StartRelationship
-    result: str  # started | exists | skipped (a history in the ledger) | failed
-    reason: str = ""
-    no_answer: bool = False  # failed because Temporal did not answer in time
+    except RosterUnreadable as err:
+        fail(str(err))
 
 
 async def start_rows(
@@ -399,43 +248,17 @@ async def start_rows(
     progress: Progress,
     ledger: Ledger | None = None,
 ) -> list[Outcome]:
-    """Start every pair, a bounded number at a time; one failure does not stop the others.
-    With `ledger`, a pair whose id already has a history there is skipped, not started."""
-    client = await connection.client()
-    task_queue = connection.settings().task_queue
-    timeout = connection.command_timeout()
-    gate = asyncio.Semaphore(concurrency)
+    """Start every checked pair through the settings' Temporal, with a progress bar."""
     bar = progress.add_task("starting", total=len(rows))
-
-    async def one(line: int, request: StartRelationship) -> Outcome:
-        async with gate:
-            try:
-                started = await start_relationship(
-                    client, request, task_queue, now, ledger=ledger, timeout=timeout
-                )
-                outcome = Outcome(line, request, "started" if started.created else "exists")
-            except AlreadyInLedger as err:
-                outcome = Outcome(line, request, "skipped", _in_ledger(err))
-            except NoAnswer as err:
-                reason = f"Temporal did not answer within {err.seconds:g} s"
-                outcome = Outcome(line, request, "failed", reason, no_answer=True)
-            except (RPCError, ValueError, SQLAlchemyError) as err:
-                outcome = Outcome(line, request, "failed", _first_line(err))
-        progress.advance(bar)
-        return outcome
-
-    pending = [one(r.line, r.request) for r in rows if r.request is not None]
-    return list(await asyncio.gather(*pending))
-
-
-def _first_line(err: Exception) -> str:
-    text = getattr(err, "message", None) or str(err)
-    return text.splitlines()[0] if text.strip() else type(err).__name__
-
-
-def _in_ledger(err: AlreadyInLedger) -> str:
-    return (
-        f"it ran before ({err.events} events); give the row a new relationship_id to start it again"
+    return await roster_import.start_rows(
+        await connection.client(),
+        rows,
+        now,
+        task_queue=connection.settings().task_queue,
+        concurrency=concurrency,
+        timeout=connection.command_timeout(),
+        ledger=ledger,
+        started_one=lambda: progress.advance(bar),
     )
 
 
@@ -445,18 +268,6 @@ def _roster_defaults(
     return given(
         {"program": program, "kind": kind.value if kind else None, "operator": operator or None}
     )
-
-
-def _refuse_strangers(rows: list[RosterRow], now: datetime) -> None:
-    """A row whose operator does not run its program is a bad row: nothing starts."""
-    with roster_ledger() as ledger:
-        for row in rows:
-            if row.request is None or row.problem:
-                continue
-            try:
-                admit_starter(ledger.engine, row.request.program, row.request.operator, now)
-            except NotOnRoster as err:
-                row.problem = f"operator_id: {err}"
 
 
 def _report_problems(path: Path, bad: list[RosterRow], total: int, as_json: bool) -> None:
@@ -508,7 +319,8 @@ def import_roster(
     now = now_utc()
     check_rows(rows, defaults, now)
     if not dry_run:
-        _refuse_strangers(rows, now)
+        with roster_ledger() as ledger:
+            refuse_strangers(ledger.engine, rows, now)
     bad = [r for r in rows if r.problem]
     if bad:
         _report_problems(roster, bad, len(rows), as_json)

@@ -19,8 +19,9 @@ from cli import connection
 from cli.action_commands import Id, JsonOpt, OperatorId, not_running, rejection
 from cli.app import app
 from cli.exit_codes import ExitCode
-from cli.output import console, fail, print_json, validation_message
+from cli.output import console, fail, print_json
 from cli.status_command import fetch_status
+from client.messages import validation_message
 from client.relationships import repair as send_repair
 from mentorship.participants import Actor, Role
 from workflows.contract import RepairLedger, StatusView, UpdateResult

@@ -12,6 +12,8 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from temporalio.api.common.v1 import WorkflowExecution as RawExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import (
     Client,
     WorkflowExecution,
@@ -132,9 +134,13 @@ def details_of(request: StartRelationship) -> str:
 
 
 async def _known_to_temporal(client: Client, relationship_id: str) -> bool:
-    """Any run under this id, running or closed but still within retention."""
+    """Any run under this id, running or closed but still within retention. Asked raw: only
+    whether it exists matters, and the test server's search attributes do not parse."""
+    request = DescribeWorkflowExecutionRequest(
+        namespace=client.namespace, execution=RawExecution(workflow_id=relationship_id)
+    )
     try:
-        await client.get_workflow_handle(relationship_id).describe()
+        await client.workflow_service.describe_workflow_execution(request)
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             return False

@@ -98,6 +98,7 @@ async def running_portal(
         clock=engine_time,
         send_sign_in=sign_in_sender(channels_config(linked)),
         link_opens_per_minute=link_opens_per_minute,
+        task_queue=linked.task_queue,
     )
     server = uvicorn_server(build_app(portal), "127.0.0.1", 0)
     serving = asyncio.create_task(server.serve([sock]))

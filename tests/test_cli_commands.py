@@ -241,10 +241,10 @@ async def test_import_reports_every_bad_row_and_starts_none(cli: Cli) -> None:
     result = await cli("import", str(roster))
     assert result.exit_code == 1
     problems = result.stderr.strip().splitlines()
-    assert problems[0].startswith(f"{roster}:3: mentee.email:")
+    assert problems[0].startswith(f"{roster}:3: mentee_email:")
     assert problems[1].startswith(f"{roster}:4: end_date:")
     assert problems[2].startswith(f"{roster}:5: ")
-    assert "kind:" in problems[2] and "mentor.name:" in problems[2]
+    assert "kind:" in problems[2] and "mentor_name:" in problems[2]
     assert problems[3].startswith(f"{roster}:6: relationship_id:") and "line 2" in problems[3]
     assert "4 of 5 rows are invalid; nothing was started" in problems[4]
     assert "no relationship" in await cli.refused("status", f"{cli.program}.bo.ann")

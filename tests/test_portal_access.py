@@ -159,11 +159,15 @@ async def test_the_token_never_reaches_the_logs_and_pages_carry_security_headers
     pair = await rig.start(request())
     link = await rig.wait_for(pair, "welcome", "mentee")
     token = link.rsplit("/", 1)[1]
+    sign_in = rig.links.sign_in_url(OperatorClaim(operator_id="olga", email="olga@example.org"))
     with structlog.testing.capture_logs() as logs:
         async with signed_in(rig, link) as client:
             page = await client.get("/me")
-    assert token not in repr(logs)
+        async with web(rig) as operator:
+            assert (await operator.get(sign_in)).headers["location"] == "/ops"
+    assert token not in repr(logs) and sign_in.rsplit("/", 1)[1] not in repr(logs)
     assert any(e.get("path") == "/p/…" for e in logs)
+    assert any(e.get("path") == "/ops/s/…" for e in logs)
     headers = page.headers
     assert "default-src 'self'" in headers["content-security-policy"]
     assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "no-referrer"

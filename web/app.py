@@ -8,19 +8,14 @@ the session the signed link opened, never from the form.
 
 from __future__ import annotations
 
-import hmac
-import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import structlog
 from icalendar import Calendar
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -35,18 +30,17 @@ from temporalio.service import RPCError
 
 from activities.rendering import build_invite
 from client.relationships import act, status
-from ledger import audit
 from ledger.store import Ledger
 from mentorship.invitations import invite_for
-from mentorship.narrative import narrate
 from mentorship.participants import Actor, Role
 from mentorship.state import RelationshipState
-from web import asks, forms, ops
+from web import asks, forms, ops, ops_import, ops_sign_in
 from web.links import Claim, LinkRefused, Links
-from web.ops import SendSignIn
+from web.ops_sign_in import SendSignIn
+from web.views import HERE, csrf_ok, csrf_token, local_text, page, templates, timeline
+from workflows.contract import TASK_QUEUE
 
 log = structlog.get_logger("mentorflow.portal")
-HERE = Path(__file__).resolve().parent
 ANSWER_WITHIN = 10.0  # seconds: a page that waits longer says so instead of hanging
 
 
@@ -63,23 +57,10 @@ class Portal:
     contact_hint: str = "reply to any email from your program and ask for a new one"
     send_sign_in: SendSignIn | None = None  # operators' sign-in links; None: no operator sign-in
     link_opens_per_minute: int = 30  # per client address, for personal and sign-in links
+    task_queue: str = TASK_QUEUE  # where relationships started from the portal run
 
 
 # ------------------------------------------------------------------------------ pages
-
-
-def templates() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(HERE / "templates"),
-        autoescape=select_autoescape(default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env
-
-
-def page(env: Environment, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
-    return HTMLResponse(env.get_template(name).render(**values), status_code=status_code)
 
 
 def claim_of(request: Request) -> Claim | None:
@@ -90,14 +71,6 @@ def claim_of(request: Request) -> Claim | None:
         return Claim.model_validate(raw)
     except ValueError:
         return None
-
-
-def csrf_token(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(24)
-        request.session["csrf"] = token
-    return token
 
 
 def build_app(portal: Portal) -> Starlette:
@@ -155,7 +128,7 @@ def build_app(portal: Portal) -> Starlette:
         for ask in [*asked, *more]:  # a refused form comes back with what was typed
             if failed and ask.form.action == failed and entered:
                 ask.values.update(entered)
-        timeline = await run_in_threadpool(_timeline, portal.ledger, claim.relationship_id)
+        history = await run_in_threadpool(timeline, portal.ledger, claim.relationship_id)
         placed = {f.name for a in [*asked, *more] if a.form.action == failed for f in a.form.fields}
         unplaced = [msg for name, msg in (errors or {}).items() if name not in placed]
         return page(
@@ -173,9 +146,9 @@ def build_app(portal: Portal) -> Starlette:
             unplaced=unplaced,
             done=request.query_params.get("done", ""),
             csrf=csrf_token(request),
-            timeline=timeline,
+            timeline=history,
             zone=person.timezone,
-            local=_local_text,
+            local=local_text,
         )
 
     async def submit(request: Request) -> Response:
@@ -185,7 +158,7 @@ def build_app(portal: Portal) -> Starlette:
         action = request.path_params["action"]
         data = await request.form()
         form = {k: v for k, v in data.items() if isinstance(v, str)}
-        if not hmac.compare_digest(form.get("csrf", ""), str(request.session.get("csrf", ""))):
+        if not csrf_ok(request, form):
             return refused(request, "This form has expired; reload the page and try again.")
         state = await load(claim)
         if isinstance(state, str):
@@ -243,7 +216,9 @@ def build_app(portal: Portal) -> Starlette:
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     if portal.send_sign_in is not None:
-        routes += ops.routes(portal, env, portal.send_sign_in)
+        routes += ops_sign_in.routes(portal, env, portal.send_sign_in)
+        routes += ops.routes(portal, env)
+        routes += ops_import.routes(portal, env)
     secure = portal.links.base_url.startswith("https://")
     secret = portal.links.keys.keys[portal.links.keys.active]
     return Starlette(
@@ -276,21 +251,6 @@ def _refusal(action: str, err: WorkflowUpdateFailedError) -> tuple[str, str]:
     if not sep or " " in field_name:
         return "", text
     return forms.for_domain_field(action, field_name), message
-
-
-def _timeline(ledger: Ledger, relationship_id: str) -> list[str]:
-    try:
-        records = audit.history(ledger, relationship_id)
-    except LookupError:
-        return []
-    return [line.sentence for line in reversed(narrate(records))][:50]
-
-
-def _local_text(moment: datetime | None, zone_name: str) -> str:
-    if moment is None:
-        return ""
-    local = asks._local(moment, zone_name)
-    return f"{local.replace('T', ' ')} ({zone_name})"
 
 
 # ------------------------------------------------------------------------ middleware
@@ -359,6 +319,9 @@ class RateLimit:
         await self.app(scope, receive, send)
 
 
+SECRET_PATHS = ("/p/", "/ops/s/")  # a personal or sign-in link's token is the rest of the path
+
+
 class AccessLog:
     """One structured line per request, with personal-link tokens cut from the path."""
 
@@ -378,5 +341,5 @@ class AccessLog:
 
         await self.app(scope, receive, noting)
         path = scope["path"]
-        shown = "/p/…" if path.startswith("/p/") else path
+        shown = next((f"{p}…" for p in SECRET_PATHS if path.startswith(p)), path)
         log.info("portal.request", method=scope["method"], path=shown, status=seen.get("status"))

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mentorship.onboarding import asks as onboarding_asks
 from mentorship.participants import Role
 from mentorship.state import Meeting, Phase, RelationshipState
 from web.forms import CADENCES, DECISIONS, FORMATS, PROGRESS, RATINGS, SPECIFIC, Field, Form
+from web.views import local_input, local_text
 
 _RUNNING = (Phase.ACTIVE, Phase.UNDER_REVIEW)
 
@@ -20,14 +20,6 @@ class Ask:
     form: Form
     values: dict[str, str] = field(default_factory=dict)
     why: str = ""
-
-
-def _local(moment: datetime, zone_name: str) -> str:
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
 
 GOALS = Form(
@@ -282,14 +274,14 @@ def _meeting_asks(
         minutes = str(s.agreement.session_minutes if s.agreement else 60)
         values = {
             "meeting_number": number,
-            "held_at": _local(meeting.scheduled_at, zone),
+            "held_at": local_input(meeting.scheduled_at, zone),
             "duration_minutes": minutes,
         }
         return [
             Ask(
                 LOG,
                 values,
-                f"Meeting {number} was due {_local(meeting.scheduled_at, zone).replace('T', ' ')}.",
+                f"Meeting {number} was due {local_text(meeting.scheduled_at, zone)}.",
             )
         ]
     if role is Role.MENTEE and not meeting.agenda:

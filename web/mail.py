@@ -12,7 +12,7 @@ from mentorship.notifications import Notification, NotificationKind, Recipient
 from mentorship.participants import Channel as ChannelName
 from mentorship.participants import Participant, Role
 from web.links import SIGN_IN_LIFETIME
-from web.ops import SendSignIn
+from web.ops_sign_in import SendSignIn
 
 
 def sign_in_sender(config: ChannelsConfig) -> SendSignIn:

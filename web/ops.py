@@ -1,15 +1,14 @@
-"""The operators' side of the portal: sign-in by an emailed link, the dashboard of their
-programs, and one relationship's page with every operator action.
+"""The operators' side of the portal: the dashboard of their programs and one relationship's
+page with every operator action. Sign-in is `web.ops_sign_in`; roster import `web.ops_import`;
+the program report `web.ops_report`.
 
-An operator is whoever the sign-in link was mailed to: an address on a program's roster.
 Every action is checked against the roster of the relationship's program before it is sent
 (`client.access.admit`, as the CLI does), and its actor is the signed-in operator.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -29,11 +28,11 @@ from ledger import rosters
 from ledger.summaries import Filters, Summary, find
 from mentorship import commands as c
 from mentorship.cadence import Cadence
-from mentorship.participants import Actor, Participant, Role
-from web.links import SIGN_IN_LIFETIME, LinkRefused, OperatorClaim
+from mentorship.participants import Actor, Role
+from web import views
+from web.links import OperatorClaim
 
 log = structlog.get_logger("mentorflow.portal")
-SendSignIn = Callable[[Participant, str, list[str]], Awaitable[None]]
 ACTIONS = ("pause", "resume", "extend", "cadence", "conclude", "cancel")
 
 
@@ -45,6 +44,10 @@ def operator_of(request: Request) -> OperatorClaim | None:
         return OperatorClaim.model_validate(raw)
     except ValidationError:
         return None
+
+
+def not_signed_in() -> Response:
+    return RedirectResponse("/ops/sign-in", status_code=303)
 
 
 def _command(action: str, form: dict[str, str], actor: Actor) -> c.Command:
@@ -64,64 +67,11 @@ def _command(action: str, form: dict[str, str], actor: Actor) -> c.Command:
     return builders[action]()
 
 
-def routes(portal: Any, env: Environment, send_sign_in: SendSignIn) -> list[Route]:
+def routes(portal: Any, env: Environment) -> list[Route]:
     """`portal` is web.app.Portal (its temporal, ledger, links and clock)."""
 
     def page(name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
-        return HTMLResponse(env.get_template(name).render(**values), status_code=status_code)
-
-    def csrf(request: Request) -> str:
-        token = request.session.get("csrf")
-        if not isinstance(token, str):
-            token = secrets.token_urlsafe(24)
-            request.session["csrf"] = token
-        return token
-
-    async def sign_in(request: Request) -> Response:
-        if request.method == "GET":
-            return page("ops_sign_in.html", csrf=csrf(request), sent=False)
-        form = await request.form()
-        if str(form.get("csrf", "")) != str(request.session.get("csrf", "")):
-            return page(
-                "ops_sign_in.html",
-                403,
-                csrf=csrf(request),
-                sent=False,
-                problem="This form has expired; try again.",
-            )
-        address = str(form.get("email", "")).strip().lower()
-        entries = await run_in_threadpool(rosters.programs_of, portal.ledger.engine, email=address)
-        if entries:
-            first = entries[0]
-            claim = OperatorClaim(operator_id=first.operator_id, email=first.email)
-            person = Participant(id=first.operator_id, name=first.name, email=first.email)
-            await send_sign_in(
-                person, portal.links.sign_in_url(claim), [e.program for e in entries]
-            )
-            log.info("portal.sign_in_sent", operator=first.operator_id)
-        # The same answer either way: the form must not tell who is on a roster.
-        return page(
-            "ops_sign_in.html",
-            csrf=csrf(request),
-            sent=True,
-            minutes=int(SIGN_IN_LIFETIME.total_seconds() // 60),
-        )
-
-    async def open_sign_in(request: Request) -> Response:
-        try:
-            claim = portal.links.read_sign_in(request.path_params["token"])
-        except LinkRefused as err:
-            return page(
-                "refused.html",
-                403,
-                reason=err.reason,
-                hint="ask for a new sign-in link at /ops/sign-in",
-            )
-        request.session.clear()
-        request.session["operator"] = claim.model_dump()
-        csrf(request)
-        log.info("portal.operator_signed_in", operator=claim.operator_id)
-        return RedirectResponse("/ops", status_code=303)
+        return views.page(env, name, status_code, **values)
 
     async def _risk_reasons(relationship_id: str) -> list[str]:
         """Why it is at risk: the live state knows (the summary keeps only since when)."""
@@ -130,9 +80,6 @@ def routes(portal: Any, env: Environment, send_sign_in: SendSignIn) -> list[Rout
         except Exception:  # an unanswered query costs the reasons, not the dashboard
             return []
         return list(view.state.risk_reasons)
-
-    def not_signed_in() -> Response:
-        return RedirectResponse("/ops/sign-in", status_code=303)
 
     async def dashboard(request: Request) -> Response:
         who = operator_of(request)
@@ -178,9 +125,7 @@ def routes(portal: Any, env: Environment, send_sign_in: SendSignIn) -> list[Rout
             )
         except NotOnRoster as err:
             return page("refused.html", 403, reason=str(err), hint="ask one of its operators")
-        from web.app import _timeline  # the participant page's timeline, shared
-
-        timeline = await run_in_threadpool(_timeline, portal.ledger, rid)
+        timeline = await run_in_threadpool(views.timeline, portal.ledger, rid)
         return page(
             "ops_relationship.html",
             code,
@@ -188,7 +133,7 @@ def routes(portal: Any, env: Environment, send_sign_in: SendSignIn) -> list[Rout
             view=view,
             state=view.state,
             timeline=timeline,
-            csrf=csrf(request),
+            csrf=views.csrf_token(request),
             problem=problem,
             done=request.query_params.get("done", ""),
         )
@@ -199,7 +144,7 @@ def routes(portal: Any, env: Environment, send_sign_in: SendSignIn) -> list[Rout
             return not_signed_in()
         rid, action = request.path_params["rid"], request.path_params["action"]
         form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-        if form.get("csrf", "") != str(request.session.get("csrf", "")) or action not in ACTIONS:
+        if not views.csrf_ok(request, form) or action not in ACTIONS:
             return page(
                 "refused.html",
                 403,
@@ -234,8 +179,6 @@ def routes(portal: Any, env: Environment, send_sign_in: SendSignIn) -> list[Rout
         return RedirectResponse(f"/ops/r/{rid}?done={action}", status_code=303)
 
     return [
-        Route("/ops/sign-in", sign_in, methods=["GET", "POST"]),
-        Route("/ops/s/{token}", open_sign_in),
         Route("/ops", dashboard),
         Route("/ops/r/{rid}", relationship),
         Route("/ops/r/{rid}/{action}", operate, methods=["POST"]),

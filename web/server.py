@@ -41,6 +41,7 @@ def portal_for(settings: Settings, ledger: Ledger) -> Portal | None:
         sender=settings.smtp_sender,
         contact_hint=hint,
         send_sign_in=sign_in_sender(channels_config(settings)),
+        task_queue=settings.task_queue,
     )
 
 
