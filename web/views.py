@@ -31,9 +31,7 @@ def templates() -> Environment:
     )
 
 
-def page(
-    env: Environment, template: str, status_code: int = 200, /, **values: Any
-) -> HTMLResponse:
+def page(env: Environment, template: str, status_code: int = 200, /, **values: Any) -> HTMLResponse:
     return HTMLResponse(env.get_template(template).render(**values), status_code=status_code)
 
 
