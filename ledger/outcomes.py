@@ -1,4 +1,5 @@
-"""Program outcomes from the summary read model: one aggregate query, whatever the ledger's size.
+"""Program outcomes from the summary read model: one aggregate query, whatever the ledger's size;
+and a program over time (`program_series`), from its events' types and times.
 
 Each summary is the fold of its relationship's events, so these totals count exactly what the
 workflow lived through, long after Temporal forgot the runs.
@@ -8,13 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import Engine, Integer, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from ledger.tables import summaries_table
+from ledger.tables import events_table, summaries_table
 from mentorship.vocabulary import Outcome
 
 IN_PROGRESS = "in_progress"
@@ -82,3 +84,77 @@ def _report(program: str, rows: list[Mapping[Any, Any]]) -> ProgramReport:
         loops_closed=total("loops_closed"),
         average_duration_days=round(days / concluded, 1) if concluded else None,
     )
+
+
+# ------------------------------------------------------------------------ over time
+
+SERIES_EVENTS = ("MeetingLogged", "MeetingMissed", "LoopClosed", "AtRiskRaised", "AtRiskCleared")
+_ENDS_RISK = ("AtRiskCleared", "Concluded")
+_BOUNDS = ("RelationshipStarted", "Concluded")  # where a program begins; where risk ends
+_EV = events_table.c
+WEEKLY_UP_TO = 26  # periods; a longer program is shown by month
+
+
+class ProgramSeries(BaseModel):
+    """A program's life by period (week or month): what happened in each, and how many of its
+    relationships were at risk when each ended."""
+
+    program: str
+    period: Literal["week", "month"]
+    starts: list[date]
+    meetings_held: list[int]
+    meetings_missed: list[int]
+    loops_closed: list[int]
+    at_risk: list[int]
+
+
+def program_series(engine: Engine, program: str, until: datetime) -> ProgramSeries:
+    """From the program's first event to `until`, read from the events' types and times."""
+    query = (
+        select(_EV.relationship_id, _EV.type, _EV.occurred_at)
+        .where(_EV.program == program, _EV.type.in_((*SERIES_EVENTS, *_BOUNDS)))
+        .order_by(_EV.occurred_at, _EV.relationship_id, _EV.seq)
+    )
+    with engine.connect() as conn:
+        rows = [(r[0], r[1], r[2]) for r in conn.execute(query)]
+    first = rows[0][2] if rows else until
+    period: Literal["week", "month"] = (
+        "week" if (until - first).days <= WEEKLY_UP_TO * 7 else "month"
+    )
+    starts = _periods(first.date(), until.date(), period)
+    counts = {kind: [0] * len(starts) for kind in ("MeetingLogged", "MeetingMissed", "LoopClosed")}
+    at_risk: list[int] = []
+    risky: set[str] = set()
+    index = 0
+    for at, boundary in enumerate([*starts[1:], None]):
+        while index < len(rows) and (boundary is None or rows[index][2].date() < boundary):
+            relationship_id, kind, _ = rows[index]
+            if kind in counts:
+                counts[kind][at] += 1
+            elif kind == "AtRiskRaised":
+                risky.add(relationship_id)
+            elif kind in _ENDS_RISK:
+                risky.discard(relationship_id)
+            index += 1
+        at_risk.append(len(risky))
+    return ProgramSeries(
+        program=program,
+        period=period,
+        starts=starts,
+        meetings_held=counts["MeetingLogged"],
+        meetings_missed=counts["MeetingMissed"],
+        loops_closed=counts["LoopClosed"],
+        at_risk=at_risk,
+    )
+
+
+def _periods(first: date, last: date, period: str) -> list[date]:
+    """The start of every week (Monday) or month from `first`'s to `last`'s."""
+    if period == "week":
+        start = first - timedelta(days=first.weekday())
+        return [start + timedelta(weeks=n) for n in range((last - start).days // 7 + 1)]
+    starts, month = [], first.replace(day=1)
+    while month <= last:
+        starts.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return starts

@@ -41,10 +41,10 @@ def _hold_next(j: Journey, actor: Actor = MENTOR, **extra: Any) -> int:
     return meeting.number
 
 
-def eventful() -> Journey:
+def eventful(rid: str = "r1") -> Journey:
     """Onboarding to conclusion with a bit of everything: agenda, reschedule, wins, a late
     feedback loop, missed meetings, reviews (one evolves the cadence), operator actions."""
-    j = Journey(request(end_date=future(400)))
+    j = Journey(request(end_date=future(400)), rid=rid)
     j.advance_by(days=3)  # an onboarding reminder goes out
     first = j.now + timedelta(days=7)
     j.onboard(first)
@@ -85,9 +85,9 @@ def eventful() -> Journey:
     return j
 
 
-def never_started() -> Journey:
+def never_started(rid: str = "r1") -> Journey:
     """Nobody answers: reminders, an escalation to the operator, then 'not started'."""
-    j = Journey()
+    j = Journey(rid=rid)
     j.advance_by(days=30)
     return j
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 from temporalio.testing import WorkflowEnvironment
 
 from tests.lifecycle import Lifecycle
@@ -27,6 +28,18 @@ def installed_binary(name: str) -> str:
     if not found:
         raise RuntimeError(f"{name} is not installed; run `make install` (pip install -e .[dev])")
     return found
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """One browser for the whole session: Debian's chromium, nothing downloaded."""
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        yield launched
+        await launched.close()
 
 
 @pytest.fixture(scope="session")

@@ -128,14 +128,19 @@ class Journey:
     """A relationship driven by pure rules with explicit timestamps: no Temporal, no clock."""
 
     def __init__(
-        self, req: StartRelationship | None = None, at: datetime = T0, rules: Rules = CURRENT
+        self,
+        req: StartRelationship | None = None,
+        at: datetime = T0,
+        rules: Rules = CURRENT,
+        rid: str = "r1",
     ) -> None:
+        self.rid = rid
         self.now = at
         self.rules = rules
         self.history: list[Recorded] = []
         self.notifications: list[Any] = []
-        self.state = RelationshipState(id="r1")
-        self._take(start(req or request(), "r1", at, rules))
+        self.state = RelationshipState(id=rid)
+        self._take(start(req or request(), rid, at, rules))
 
     def _take(self, outcome: Outcome) -> Outcome:
         self.state = outcome.state
@@ -175,7 +180,7 @@ class Journey:
         return [n for n in self.notifications if n.kind.value == kind]
 
     def rebuilt(self) -> RelationshipState:
-        return replay("r1", self.history)
+        return replay(self.rid, self.history)
 
 
 def future(days: int) -> date:

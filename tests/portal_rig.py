@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
+from playwright.async_api import Browser, Page
 from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -26,6 +28,7 @@ from worker.codec_server import bound_socket
 from worker.codec_server import server as uvicorn_server
 from worker.settings import Settings
 
+SHOTS = Path(__file__).resolve().parent.parent / ".artifacts" / "portal"
 LINK_KEYS = "test-2026a:" + "a" * 48 + ",test-2025:" + "b" * 48
 _LINK = re.compile(r"https?://[^\s]+/p/[A-Za-z0-9._-]+")
 _ANY_LINK = re.compile(r"https?://[^\s]+/(?:p|ops/s)/[A-Za-z0-9._-]+")
@@ -115,3 +118,15 @@ async def running_portal(
         server.should_exit = True
         await serving
         ledger.dispose()
+
+
+async def person(browser: Browser) -> Page:
+    """Each person in their own browser context: their own cookies, a phone's width."""
+    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    return await context.new_page()
+
+
+async def shot(page: Page, name: str) -> None:
+    """A test artefact: the whole page, under .artifacts/portal/."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

@@ -4,52 +4,25 @@ as a screenshot under .artifacts/portal/."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 from temporalio.testing import WorkflowEnvironment
 
 from mentorship import events as ev
 from mentorship.participants import Role
 from mentorship.policy import Policy
 from tests.factories import request
-from tests.portal_rig import PortalRig, running_portal
+from tests.portal_rig import PortalRig, person, running_portal, shot
 from worker.settings import Settings
-
-SHOTS = Path(__file__).resolve().parent.parent / ".artifacts" / "portal"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    """One browser for the whole session: Debian's chromium, nothing downloaded."""
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
-        yield launched
-        await launched.close()
 
 
 @pytest.fixture
 async def rig(time_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[PortalRig]:
     async with running_portal(time_env, settings) as running:
         yield running
-
-
-async def person(browser: Browser) -> Page:
-    """Each participant in their own browser context: their own cookies, a phone's width."""
-    context = await browser.new_context(viewport={"width": 390, "height": 844})
-    return await context.new_page()
-
-
-async def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 async def test_a_pair_does_its_part_from_their_links(browser: Browser, rig: PortalRig) -> None:

@@ -34,7 +34,7 @@ from ledger.store import Ledger
 from mentorship.invitations import invite_for
 from mentorship.participants import Actor, Role
 from mentorship.state import RelationshipState
-from web import asks, forms, ops, ops_import, ops_sign_in
+from web import asks, forms, ops, ops_import, ops_report, ops_sign_in
 from web.links import Claim, LinkRefused, Links
 from web.ops_sign_in import SendSignIn
 from web.views import HERE, csrf_ok, csrf_token, local_text, page, templates, timeline
@@ -219,6 +219,7 @@ def build_app(portal: Portal) -> Starlette:
         routes += ops_sign_in.routes(portal, env, portal.send_sign_in)
         routes += ops.routes(portal, env)
         routes += ops_import.routes(portal, env)
+        routes += ops_report.routes(portal, env)
     secure = portal.links.base_url.startswith("https://")
     secret = portal.links.keys.keys[portal.links.keys.active]
     return Starlette(
