@@ -37,7 +37,7 @@ from ledger.summaries import summaries
 from mentorship import commands as c
 from mentorship.availability import Window
 from mentorship.cadence import Cadence, MeetingFormat
-from mentorship.onboarding import proposed_first_meeting
+from mentorship.onboarding import terms_on_the_table as onboarding_terms
 from mentorship.participants import Actor, Role
 from mentorship.revisions import CURRENT
 from mentorship.state import RelationshipState
@@ -482,22 +482,15 @@ async def _terms_on_the_table(relationship_id: str) -> dict[str, Any]:
 
 
 def terms_on_the_table(state: RelationshipState, now: datetime) -> dict[str, Any]:
-    """What confirming without terms agrees to: the pending terms, else the mentee's proposal
-    with the first meeting where the domain would put it. Given terms go over these."""
-    if state.pending_terms is not None:
-        return state.pending_terms.model_dump(mode="json")
-    if state.goals is None:
+    """What confirming without terms agrees to; given terms go over these."""
+    terms = onboarding_terms(state, now, CURRENT)
+    if terms is None:
         fail(
             "terms: nothing is proposed yet to take the other terms from (the mentee states "
             "goals first); give --cadence, --format and --first-meeting",
             ExitCode.REFUSED,
         )
-    first = proposed_first_meeting(state, now, CURRENT)
-    return {
-        "cadence": state.goals.proposed_cadence.model_dump(mode="json"),
-        "format": state.goals.proposed_format.value,
-        "first_meeting_at": first.isoformat(),
-    }
+    return terms.model_dump(mode="json", exclude_none=True)
 
 
 # --------------------------------------------------------------------------- meetings

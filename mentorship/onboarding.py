@@ -139,6 +139,17 @@ def _proposed_terms(s: RelationshipState, now: datetime, rules: Rules) -> Terms:
     )
 
 
+def terms_on_the_table(s: RelationshipState, now: datetime, rules: Rules) -> Terms | None:
+    """What confirming without terms agrees to (clients show it and add to it): the pending
+    terms, else the mentee's proposal with the first meeting where `confirm` would put it;
+    None before the mentee has proposed anything."""
+    if s.pending_terms is not None:
+        return s.pending_terms
+    if s.goals is None:
+        return None
+    return _proposed_terms(s, now, rules)
+
+
 def proposed_first_meeting(s: RelationshipState, now: datetime, rules: Rules) -> datetime:
     """A week or more away: in the mentor's window where one is given, else on the hour in
     the relationship's time zone. Under `time_scale` there is no calendar week to place it

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,8 +21,9 @@ from ledger.store import Ledger
 from mentorship.enrolment import StartRelationship
 from tests.lifecycle import Lifecycle, Pair
 from web.app import Portal, build_app
-from web.links import Links, links_from
+from web.links import Links, OperatorClaim, links_from
 from web.mail import sign_in_sender
+from web.oidc import OidcProvider
 from worker.app import build_worker, channels_config, lifecycle_activities
 from worker.codec_server import bound_socket
 from worker.codec_server import server as uvicorn_server
@@ -130,3 +131,52 @@ async def shot(page: Page, name: str) -> None:
     """A test artefact: the whole page, under .artifacts/portal/."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@dataclass
+class LedgerPortal:
+    """The portal over a ledger alone: for pages that never ask the engine (sign-in, reports)."""
+
+    url: str
+    portal: Portal
+    ledger: Ledger
+
+    def sign_in_url(self, operator_id: str = "olga", email: str = "olga@example.org") -> str:
+        return self.portal.links.sign_in_url(OperatorClaim(operator_id=operator_id, email=email))
+
+
+@asynccontextmanager
+async def ledger_portal(
+    settings: Settings,
+    clock: Callable[[], Awaitable[datetime]],
+    oidc: OidcProvider | None = None,
+    by_email: bool = True,
+) -> AsyncIterator[LedgerPortal]:
+    sock = bound_socket("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    linked = settings.model_copy(update={"link_keys": SecretStr(LINK_KEYS), "portal_url": url})
+    ledger = Ledger.from_url(linked.resolved_ledger_url)
+    links = links_from(linked)
+    assert links is not None
+
+    async def no_engine() -> Client:
+        raise AssertionError("this portal has no engine: the page asked for one")
+
+    portal = Portal(
+        temporal=no_engine,
+        ledger=ledger,
+        links=links,
+        clock=clock,
+        send_sign_in=sign_in_sender(channels_config(linked)) if by_email else None,
+        oidc=oidc,
+    )
+    server = uvicorn_server(build_app(portal), "127.0.0.1", 0)
+    serving = asyncio.create_task(server.serve([sock]))
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        yield LedgerPortal(url, portal, ledger)
+    finally:
+        server.should_exit = True
+        await serving
+        ledger.dispose()

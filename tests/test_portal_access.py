@@ -187,6 +187,30 @@ async def test_a_refused_goal_shows_the_problem_next_to_its_field(rig: PortalRig
     assert not [r for r in pair.ledger() if isinstance(r.event, ev.GoalsSubmitted)]
 
 
+async def test_a_participant_confirms_with_the_meeting_link_and_a_bad_link_is_refused(
+    rig: PortalRig,
+) -> None:
+    pair = await rig.start(request())
+    await act(rig.life.env.client, pair.id, goals())
+    await act(rig.life.env.client, pair.id, commitment())
+    async with signed_in(rig, await rig.wait_for(pair, "welcome", "mentee")) as client:
+        token = await csrf(client)
+        bad = {"link": "meet.example.org/abc", "place": "", "csrf": token}
+        refused = await client.post("/me/confirm", data=bad)
+        assert refused.status_code == 400
+        assert 'id="confirm-link-problem"' in refused.text
+        assert 'value="meet.example.org/abc"' in refused.text  # what was typed comes back
+        assert "AgreementConfirmed" not in types(pair)
+        good = {"link": "https://meet.example.org/abc", "place": "Room 4", "csrf": token}
+        confirmed = await client.post("/me/confirm", data=good)
+    assert confirmed.status_code == 303, confirmed.text
+    (recorded,) = [r for r in pair.ledger() if isinstance(r.event, ev.AgreementConfirmed)]
+    assert recorded.event.terms.link == "https://meet.example.org/abc"
+    assert recorded.event.terms.place == "Room 4"
+    proposed = (await pair.status()).state.pending_terms
+    assert proposed is not None and proposed.cadence == recorded.event.terms.cadence
+
+
 def test_link_opening_is_rate_limited_per_address() -> None:
     now = [0.0]
 

@@ -5,82 +5,42 @@ and the portal's clock is fixed, so the periods are the same on every run."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, expect
-from pydantic import SecretStr
-from temporalio.client import Client
 
 from client.access import admit_starter
 from ledger import rosters
 from ledger.outcomes import program_series
-from ledger.store import Ledger
 from tests.audit_journeys import eventful, never_started, write
 from tests.factories import OPS, T0
-from tests.portal_rig import LINK_KEYS, person, shot
-from web.app import Portal, build_app
-from web.links import OperatorClaim, links_from
-from worker.codec_server import bound_socket
-from worker.codec_server import server as uvicorn_server
+from tests.portal_rig import LedgerPortal, ledger_portal, person, shot
 from worker.settings import Settings
 
 AS_OF = T0 + timedelta(days=120)
 
 
-class Reported:
-    def __init__(self, url: str, portal: Portal, ledger: Ledger) -> None:
-        self.url, self.portal, self.ledger = url, portal, ledger
-
-    def sign_in_url(self, operator_id: str = OPS.id, email: str = OPS.email) -> str:
-        return self.portal.links.sign_in_url(OperatorClaim(operator_id=operator_id, email=email))
-
-
 @pytest.fixture
-async def reported(settings: Settings, tmp_path: Path) -> AsyncIterator[Reported]:
+async def reported(settings: Settings) -> AsyncIterator[LedgerPortal]:
     """A portal over a ledger holding three relationships of eng-2026 (no engine needed)."""
-    sock = bound_socket("127.0.0.1", 0)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    linked = settings.model_copy(update={"link_keys": SecretStr(LINK_KEYS), "portal_url": url})
-    ledger = Ledger.from_url(linked.resolved_ledger_url)
-    for journey in (eventful("rep-1"), eventful("rep-2"), never_started("rep-3")):
-        write(ledger, journey.history)
-    admit_starter(ledger.engine, "eng-2026", OPS, T0)
-    links = links_from(linked)
-    assert links is not None
-
-    async def no_engine() -> Client:
-        raise AssertionError("the report reads the ledger only")
 
     async def fixed_clock() -> datetime:
         return AS_OF
 
-    async def no_mail(*_: object) -> None:
-        return None
-
-    portal = Portal(
-        temporal=no_engine, ledger=ledger, links=links, clock=fixed_clock, send_sign_in=no_mail
-    )
-    server = uvicorn_server(build_app(portal), "127.0.0.1", 0)
-    serving = asyncio.create_task(server.serve([sock]))
-    try:
-        while not server.started:
-            await asyncio.sleep(0.01)
-        yield Reported(url, portal, ledger)
-    finally:
-        server.should_exit = True
-        await serving
-        ledger.dispose()
+    async with ledger_portal(settings, fixed_clock) as running:
+        for journey in (eventful("rep-1"), eventful("rep-2"), never_started("rep-3")):
+            write(running.ledger, journey.history)
+        admit_starter(running.ledger.engine, "eng-2026", OPS, T0)
+        yield running
 
 
 async def test_the_report_draws_four_charts_from_the_vendored_library(
-    browser: Browser, reported: Reported
+    browser: Browser, reported: LedgerPortal
 ) -> None:
     page = await person(browser)
     await page.set_viewport_size({"width": 1100, "height": 900})
@@ -120,7 +80,7 @@ async def test_the_report_draws_four_charts_from_the_vendored_library(
 
 
 async def test_without_javascript_the_numbers_are_tables_and_a_csv(
-    browser: Browser, reported: Reported
+    browser: Browser, reported: LedgerPortal
 ) -> None:
     context = await browser.new_context(java_script_enabled=False)
     page = await context.new_page()
@@ -156,7 +116,7 @@ async def test_without_javascript_the_numbers_are_tables_and_a_csv(
     assert [int(r[1]) for r in lines[1:]] == series.meetings_held
 
 
-async def test_only_the_programs_operators_see_its_report(reported: Reported) -> None:
+async def test_only_the_programs_operators_see_its_report(reported: LedgerPortal) -> None:
     rosters.add(
         reported.ledger.engine,
         rosters.RosterEntry(

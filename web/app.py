@@ -34,8 +34,9 @@ from ledger.store import Ledger
 from mentorship.invitations import invite_for
 from mentorship.participants import Actor, Role
 from mentorship.state import RelationshipState
-from web import asks, forms, ops, ops_import, ops_report, ops_sign_in
+from web import asks, forms, oidc, ops, ops_import, ops_report, ops_sign_in
 from web.links import Claim, LinkRefused, Links
+from web.oidc import OidcProvider
 from web.ops_sign_in import SendSignIn
 from web.views import HERE, csrf_ok, csrf_token, local_text, page, templates, timeline
 from workflows.contract import TASK_QUEUE
@@ -55,7 +56,8 @@ class Portal:
     # The engine's time: decides which meetings are due to be logged (tests skip time).
     clock: Callable[[], Awaitable[datetime]] = field(default=lambda: _wall_clock())
     contact_hint: str = "reply to any email from your program and ask for a new one"
-    send_sign_in: SendSignIn | None = None  # operators' sign-in links; None: no operator sign-in
+    send_sign_in: SendSignIn | None = None  # operators' emailed sign-in links; None: not offered
+    oidc: OidcProvider | None = None  # operators' sign-in through OpenID Connect, if configured
     link_opens_per_minute: int = 30  # per client address, for personal and sign-in links
     task_queue: str = TASK_QUEUE  # where relationships started from the portal run
 
@@ -164,7 +166,12 @@ def build_app(portal: Portal) -> Starlette:
         if isinstance(state, str):
             return refused(request, state, 503)
         actor = Actor(role=claim.role, id=claim.person_id)
-        context = forms.Context(state=state, actor=actor, zone=state.party(claim.role).timezone)
+        context = forms.Context(
+            state=state,
+            actor=actor,
+            zone=state.party(claim.role).timezone,
+            now=await portal.clock(),
+        )
         try:
             command = forms.build(action, form, context)
         except forms.FormError as err:
@@ -215,8 +222,9 @@ def build_app(portal: Portal) -> Starlette:
         Route("/healthz", health),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    if portal.send_sign_in is not None:
-        routes += ops_sign_in.routes(portal, env, portal.send_sign_in)
+    if portal.send_sign_in is not None or portal.oidc is not None:
+        routes += ops_sign_in.routes(portal, env, portal.send_sign_in, portal.oidc)
+        routes += oidc.routes(portal, env, portal.oidc) if portal.oidc else []
         routes += ops.routes(portal, env)
         routes += ops_import.routes(portal, env)
         routes += ops_report.routes(portal, env)
@@ -229,6 +237,7 @@ def build_app(portal: Portal) -> Starlette:
             Middleware(SecurityHeaders),
             Middleware(RateLimit, prefix="/p/", per_minute=portal.link_opens_per_minute),
             Middleware(RateLimit, prefix="/ops/s", per_minute=portal.link_opens_per_minute),
+            Middleware(RateLimit, prefix="/ops/oidc", per_minute=portal.link_opens_per_minute),
             Middleware(
                 SessionMiddleware,
                 secret_key=f"session:{secret}",

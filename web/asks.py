@@ -68,7 +68,20 @@ COMMITMENT = Form(
     ],
     "Send my commitment",
 )
-CONFIRM = Form("confirm", "Confirm the agreement", [], "I confirm the agreement")
+CONFIRM = Form(
+    "confirm",
+    "Confirm the agreement",
+    [
+        Field(
+            "link",
+            "Video call link",
+            "text",
+            "For virtual or hybrid meetings, https://...; it goes on every calendar invite.",
+        ),
+        Field("place", "Where you meet in person", "text", "For in-person or hybrid meetings."),
+    ],
+    "I confirm the agreement",
+)
 AGENDA = Form(
     "agenda",
     "Send an agenda",

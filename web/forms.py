@@ -19,7 +19,9 @@ from pydantic import ValidationError
 from mentorship import commands as c
 from mentorship.availability import Window
 from mentorship.cadence import Cadence, MeetingFormat
+from mentorship.onboarding import terms_on_the_table
 from mentorship.participants import Actor
+from mentorship.revisions import CURRENT
 from mentorship.state import RelationshipState
 
 CADENCES = [
@@ -97,6 +99,7 @@ class Context:
     state: RelationshipState
     actor: Actor
     zone: str
+    now: datetime  # the engine's time: what a confirmation's proposed terms are worked out at
 
 
 Builder = Callable[[Mapping[str, str], Context], tuple[type[c.Command], dict[str, Any]]]
@@ -134,7 +137,12 @@ def _commitment(form: Mapping[str, str], ctx: Context) -> tuple[type[c.Command],
 
 
 def _confirm(form: Mapping[str, str], ctx: Context) -> tuple[type[c.Command], dict[str, Any]]:
-    return c.ConfirmAgreement, {}
+    """The terms on the table, with a meeting link or place when one is typed."""
+    added = {k: v for k in ("link", "place") if (v := form.get(k, "").strip())}
+    table = terms_on_the_table(ctx.state, ctx.now, CURRENT)
+    if not added or table is None:  # without goals the domain says what comes first
+        return c.ConfirmAgreement, {}
+    return c.ConfirmAgreement, {"terms": {**table.model_dump(exclude_none=True), **added}}
 
 
 def _agenda(form: Mapping[str, str], ctx: Context) -> tuple[type[c.Command], dict[str, Any]]:
@@ -256,6 +264,8 @@ BUILDERS: dict[str, Builder] = {
 
 # Where an error at a command field is shown when the form names the field differently.
 _FIELD_OF: dict[tuple[str, str], str] = {
+    ("confirm", "terms.link"): "link",
+    ("confirm", "terms.place"): "place",
     ("mentor_feedback", "development_areas.0.behaviour"): "area1_behaviour",
     ("mentor_feedback", "development_areas.0.suggested_step"): "area1_step",
     ("mentor_feedback", "development_areas.0.due_in_days"): "area1_due",

@@ -36,9 +36,10 @@ def sign_in_as(request: Request, claim: OperatorClaim) -> RedirectResponse:
 
 
 def routes(
-    portal: Any, env: Environment, send_sign_in: SendSignIn, provider: str | None = None
+    portal: Any, env: Environment, send_sign_in: SendSignIn | None, provider: Any = None
 ) -> list[Route]:
-    """`provider` names the OIDC provider offered beside the emailed link, if any."""
+    """`send_sign_in` None: no emailed links (OIDC only). `provider` is the OIDC provider
+    (`web.oidc.OidcProvider`) offered on the page, if any."""
     minutes = int(SIGN_IN_LIFETIME.total_seconds() // 60)
 
     def form_page(request: Request, code: int = 200, **values: Any) -> HTMLResponse:
@@ -49,6 +50,7 @@ def routes(
             code,
             csrf=views.csrf_token(request),
             provider=provider,
+            by_email=send_sign_in is not None,
             minutes=minutes,
             **values,
         )
@@ -57,6 +59,8 @@ def routes(
         if request.method == "GET":
             return form_page(request, problem=request.query_params.get("problem", ""))
         form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        if send_sign_in is None:
+            return form_page(request, 403, problem="Sign in with the button above.")
         if not views.csrf_ok(request, form):
             return form_page(request, 403, problem="This form has expired; try again.")
         address = form.get("email", "").strip().lower()

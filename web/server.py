@@ -10,6 +10,7 @@ from ledger.store import Ledger
 from web.app import Portal, build_app
 from web.links import links_from
 from web.mail import sign_in_sender
+from web.oidc import oidc_from
 from worker.app import channels_config
 from worker.settings import Settings
 from worker.temporal import connect
@@ -40,7 +41,8 @@ def portal_for(settings: Settings, ledger: Ledger) -> Portal | None:
         links=links,
         sender=settings.smtp_sender,
         contact_hint=hint,
-        send_sign_in=sign_in_sender(channels_config(settings)),
+        send_sign_in=None if settings.oidc_only else sign_in_sender(channels_config(settings)),
+        oidc=oidc_from(settings),
         task_queue=settings.task_queue,
     )
 

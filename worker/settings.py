@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     link_active_key: str | None = None
     link_days: int = Field(default=30, ge=1, le=366)
     webhook_secret: SecretStr | None = None
+    # Operators sign in with an OpenID Connect provider where one is set (its issuer URL,
+    # which serves /.well-known/openid-configuration, and this portal's client there); the
+    # emailed sign-in link stays on unless oidc_only. The provider must vouch for the email.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_name: str = "your organisation's sign-in"
+    oidc_only: bool = False
 
     # Payload encryption: "id:base64key" entries, comma-separated; the first (or
     # codec_active_key) encrypts, every one decrypts, so old keys stay listed after rotation.
@@ -102,6 +110,31 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MENTORFLOW_TLS_CERT and MENTORFLOW_TLS_KEY go together for mTLS; "
                 "set both or neither"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        given = {
+            "MENTORFLOW_OIDC_ISSUER": self.oidc_issuer,
+            "MENTORFLOW_OIDC_CLIENT_ID": self.oidc_client_id,
+            "MENTORFLOW_OIDC_CLIENT_SECRET": self.oidc_client_secret,
+        }
+        missing = [name for name, value in given.items() if not value]
+        if missing and len(missing) < len(given):
+            raise ValueError(
+                f"{', '.join(missing)}: missing; OpenID Connect sign-in needs the issuer, "
+                "the client id and the client secret (set all three, or none)"
+            )
+        if self.oidc_issuer and not self.oidc_issuer.startswith(("https://", "http://")):
+            raise ValueError(
+                f"MENTORFLOW_OIDC_ISSUER: '{self.oidc_issuer}' is not an http(s) URL; give the "
+                "provider's issuer, e.g. https://login.example.org/realms/staff"
+            )
+        if self.oidc_only and missing:
+            raise ValueError(
+                "MENTORFLOW_OIDC_ONLY: set, but no OpenID Connect provider is; set "
+                "MENTORFLOW_OIDC_ISSUER, _CLIENT_ID and _CLIENT_SECRET, or unset it"
             )
         return self
 
