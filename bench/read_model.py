@@ -35,7 +35,7 @@ from sqlalchemy import insert, text
 from bench.common import Bench, Report, Row, median_seconds
 from ledger import projection, summaries
 from ledger.chain import canonical_json, event_key
-from ledger.outcomes import program_reports
+from ledger.outcomes import program_reports, program_series
 from ledger.records import to_entry
 from ledger.store import Ledger
 from ledger.tables import summaries_table
@@ -74,6 +74,13 @@ RAW_AT_RISK = (
     "FROM ledger_summaries WHERE at_risk ORDER BY relationship_id LIMIT 200"
 )
 EVENT_SCAN = "SELECT program, type, count(*) FROM ledger_events GROUP BY program, type"
+# What the portal's program report reads for one program: the floor of `program_series`.
+RAW_SERIES = (
+    "SELECT relationship_id, type, occurred_at FROM ledger_events WHERE program = 'program-00' "
+    "AND type IN ('MeetingLogged', 'MeetingMissed', 'LoopClosed', 'AtRiskRaised', "
+    "'AtRiskCleared', 'RelationshipStarted', 'Concluded') "
+    "ORDER BY occurred_at, relationship_id, seq"
+)
 
 
 def relationships(quick: bool) -> int:
@@ -298,6 +305,17 @@ def _measure(report: Report, backend: str, url: str, repeat: int) -> None:
                     "ms",
                 )
             )
+        until = datetime(2029, 6, 1, tzinfo=UTC)  # past the end of the three-year journeys
+        report.add(
+            Row(
+                f"{backend}: the portal's program report over time (one program) vs its rows "
+                "in plain SQL",
+                median_seconds(lambda: program_series(ledger.engine, "program-00", until), repeat)
+                * 1000,
+                median_seconds(_raw(ledger, RAW_SERIES), repeat) * 1000,
+                "ms",
+            )
+        )
         scan_s = median_seconds(_raw(ledger, EVENT_SCAN), 1)
         report_s = median_seconds(lambda: program_reports(ledger.engine), repeat)
         report.add(

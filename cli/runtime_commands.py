@@ -257,7 +257,7 @@ async def serve(
         if portal is not None:
             console.print(
                 f"  portal:  {portal.address} (participants open it from the personal link in "
-                "every email)",
+                f"every email; operators sign in at {portal.address}/ops/sign-in)",
                 highlight=False,
                 soft_wrap=True,
             )
