@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from playwright.async_api import Browser, expect
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.service import RPCError
@@ -20,7 +21,7 @@ from client.access import admit_starter
 from client.relationships import status
 from ledger import rosters
 from tests.factories import OPS
-from tests.portal_rig import PortalRig, running_portal
+from tests.portal_rig import PortalRig, person, running_portal, shot
 from web.links import OperatorClaim
 from worker.settings import Settings
 
@@ -203,3 +204,28 @@ async def _welcomes(rig: PortalRig, at_least: int) -> list[dict[str, str]]:
             return found
         await asyncio.sleep(0.05)
     raise AssertionError(f"only {len(found)} welcomes")
+
+
+async def test_an_operator_imports_a_roster_in_the_browser(
+    browser: Browser, rig: PortalRig
+) -> None:
+    page = await person(browser)
+    await page.set_viewport_size({"width": 1000, "height": 900})
+    await page.goto(rig.links.sign_in_url(OperatorClaim(operator_id=OPS.id, email=OPS.email)))
+    await page.get_by_role("link", name="Import a roster").click()
+    bad = "\n".join([HEADER, row(rig, 1), row(rig, 2, mentee_email="nobody")])
+    await page.get_by_label("… or paste it").fill(bad)
+    await page.get_by_role("button", name="Check the roster").click()
+    await expect(page.locator("#problems")).to_contain_text("roster.csv:3: mentee_email:")
+    await shot(page, "15-operator-import-problems")
+    assert not await exists(rig, rid(rig, 1))
+
+    await page.get_by_label("… or paste it").fill("\n".join([HEADER, row(rig, 1), row(rig, 2)]))
+    await page.get_by_role("button", name="Check the roster").click()
+    await expect(page.locator("#preview")).to_contain_text("All 2 rows are valid")
+    await shot(page, "16-operator-import-preview")
+    await page.get_by_role("button", name="Start 2 pairs").click()
+    rig.life.started.extend([rid(rig, 1), rid(rig, 2)])  # so the rig ends them
+    await expect(page.locator("#import-result")).to_contain_text("Started 2 of 2 pairs")
+    await shot(page, "17-operator-import-started")
+    await _welcomes(rig, 4)  # deliveries finish before the test does
