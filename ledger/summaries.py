@@ -7,6 +7,7 @@ however long the histories grow.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,11 +16,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, Select, select
 
-from ledger.tables import refusals_table, summaries_table
+from ledger.tables import events_table, refusals_table, summaries_table
 from mentorship.vocabulary import Phase
 
 _SM = summaries_table.c
 _RF = refusals_table.c
+_EV = events_table.c
+_NAMES_PER_QUERY = 500  # bound parameters per statement, well under every backend's limit
 
 
 class Summary(BaseModel):
@@ -130,3 +133,23 @@ def everything(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         query = select(summaries_table).order_by(_SM.relationship_id)
         return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def pair_names(engine: Engine, relationship_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """The mentor's and the mentee's names as each relationship started (the summaries keep
+    their ids): one primary-key read of each first event."""
+    names: dict[str, tuple[str, str]] = {}
+    ids = list(relationship_ids)
+    with engine.connect() as conn:
+        for at in range(0, len(ids), _NAMES_PER_QUERY):
+            query = select(_EV.relationship_id, _EV.payload).where(
+                _EV.relationship_id.in_(ids[at : at + _NAMES_PER_QUERY]),
+                _EV.seq == 1,
+                _EV.type == "RelationshipStarted",
+            )
+            for relationship_id, payload in conn.execute(query):
+                event = (json.loads(payload) if isinstance(payload, str) else payload)["event"]
+                mentor, mentee = event.get("mentor") or {}, event.get("mentee") or {}
+                if mentor.get("name") and mentee.get("name"):  # else the ids are shown
+                    names[relationship_id] = (mentor["name"], mentee["name"])
+    return names

@@ -153,7 +153,7 @@ async def test_an_operator_signs_in_sees_the_pair_and_pauses_and_resumes_it(
     await expect(operator.get_by_role("heading", name="eng-2026")).to_be_visible()
     await expect(operator.get_by_text("onboarding: 1")).to_be_visible()
     await shot(operator, "11-operator-dashboard")
-    await operator.get_by_role("link", name="alice & bob").first.click()
+    await operator.get_by_role("link", name="Alice Mentor & Bob Mentee").first.click()
     await expect(operator.locator("#phase")).to_have_text("onboarding")
     await operator.get_by_label("Why pause").fill("Mentor on leave")
     await operator.get_by_role("button", name="Pause").click()

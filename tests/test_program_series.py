@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ledger.outcomes import program_reports, program_series
 from ledger.store import Ledger
+from ledger.summaries import pair_names
 from mentorship.fold import replay
 from tests.audit_journeys import eventful, never_started, write
 from tests.factories import T0, Journey
@@ -95,3 +96,13 @@ def test_a_long_program_is_shown_by_month(tmp_path: Path) -> None:
     assert series.starts[:3] == [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
     assert len(series.starts) == 14 and series.starts[-1] == date(2027, 2, 1)
     assert series.at_risk[-1] == 0  # it concluded
+
+
+def test_pair_names_come_from_each_first_event(tmp_path: Path) -> None:
+    journeys = [eventful(f"n-{n}") for n in range(3)]
+    ledger = _ledger(tmp_path, journeys)
+    try:
+        names = pair_names(ledger.engine, ["n-0", "n-2", "missing"])
+    finally:
+        ledger.dispose()
+    assert names == {"n-0": ("Alice Mentor", "Bob Mentee"), "n-2": ("Alice Mentor", "Bob Mentee")}

@@ -25,7 +25,7 @@ from temporalio.service import RPCError
 from client.access import NotOnRoster, admit
 from client.relationships import act, status
 from ledger import rosters
-from ledger.summaries import Filters, Summary, find
+from ledger.summaries import Filters, Summary, find, pair_names
 from mentorship import commands as c
 from mentorship.cadence import Cadence
 from mentorship.participants import Actor, Role
@@ -94,6 +94,9 @@ def routes(portal: Any, env: Environment) -> list[Route]:
                 find, portal.ledger.engine, Filters(program=entry.program)
             )
             view = _program_view(entry.program, rows, await portal.clock())
+            view["names"] = await run_in_threadpool(
+                pair_names, portal.ledger.engine, [r.relationship_id for r in rows]
+            )
             for item in view["at_risk"]:
                 item["reasons"] = await _risk_reasons(item["row"].relationship_id)
             programs.append(view)
