@@ -151,6 +151,7 @@ async def ledger_portal(
     clock: Callable[[], Awaitable[datetime]],
     oidc: OidcProvider | None = None,
     by_email: bool = True,
+    temporal: Callable[[], Awaitable[Client]] | None = None,
 ) -> AsyncIterator[LedgerPortal]:
     sock = bound_socket("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -163,7 +164,7 @@ async def ledger_portal(
         raise AssertionError("this portal has no engine: the page asked for one")
 
     portal = Portal(
-        temporal=no_engine,
+        temporal=temporal or no_engine,
         ledger=ledger,
         links=links,
         clock=clock,

@@ -6,6 +6,7 @@ and the portal's clock is fixed, so the periods are the same on every run."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,10 +14,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, expect
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from client.access import admit_starter
 from ledger import rosters
 from ledger.outcomes import program_series
+from mentorship.fold import replay
 from tests.audit_journeys import eventful, never_started, write
 from tests.factories import OPS, T0
 from tests.portal_rig import LedgerPortal, ledger_portal, person, shot
@@ -134,3 +138,39 @@ async def test_only_the_programs_operators_see_its_report(reported: LedgerPortal
         for path in ("/ops/report/eng-2026", "/ops/report/eng-2026/report.csv"):
             refused = await client.get(path)
             assert refused.status_code == 403 and "not on the roster" in refused.text
+
+
+async def test_the_dashboard_answers_when_no_worker_says_why_a_pair_is_at_risk(
+    settings: Settings, time_env: WorkflowEnvironment
+) -> None:
+    """A pair at risk whose workflow no worker runs: its reasons are asked for, bounded, and
+    the page says they did not come instead of hanging."""
+    journey = eventful("quiet-1")
+    cut = T0 + timedelta(days=70)  # at risk then (see the chart's table)
+    history = [r for r in journey.history if r.occurred_at < cut]
+    assert replay("quiet-1", history).at_risk
+    unique = f"quiet-1.{settings.task_queue}"
+    history = [r.model_copy(update={"relationship_id": unique}) for r in history]
+    handle = await time_env.client.start_workflow(
+        "NobodyRunsThis", id=unique, task_queue=f"{settings.task_queue}-no-worker"
+    )
+
+    async def engine() -> Client:
+        return time_env.client
+
+    async def fixed_clock() -> datetime:
+        return cut
+
+    try:
+        async with ledger_portal(settings, fixed_clock, temporal=engine) as running:
+            write(running.ledger, history)
+            admit_starter(running.ledger.engine, "eng-2026", OPS, T0)
+            async with httpx.AsyncClient(base_url=running.url, timeout=60) as client:
+                await client.get(running.sign_in_url())
+                dashboard = await client.get("/ops")
+    finally:
+        await handle.terminate("test over")
+    assert dashboard.status_code == 200
+    said = html.unescape(dashboard.text)
+    assert "Alice Mentor & Bob Mentee" in said
+    assert "(why: the engine did not answer in time; open the pair)" in said
