@@ -34,6 +34,8 @@ from web import views
 from web.links import OperatorClaim
 
 log = structlog.get_logger("mentorflow.portal")
+BACK = "Go back to your programs at /ops."
+ASK = "One of the program's operators can add you to its roster."
 REASONS_WITHIN = 5.0  # seconds for all of a program's at-risk reasons together
 ACTIONS = ("pause", "resume", "extend", "cadence", "conclude", "cancel")
 
@@ -138,14 +140,15 @@ def routes(portal: Any, env: Environment) -> list[Route]:
                 "refused.html",
                 404,
                 reason=f"No running relationship '{rid}'.",
-                hint="go back to the dashboard",
+                heading="Not this page",
+                then=BACK,
             )
         try:
             await run_in_threadpool(
                 admit, portal.ledger.engine, view.state.program, who.operator_id
             )
         except NotOnRoster as err:
-            return page("refused.html", 403, reason=str(err), hint="ask one of its operators")
+            return page("refused.html", 403, reason=str(err), heading="Not your program", then=ASK)
         timeline = await run_in_threadpool(views.timeline, portal.ledger, rid)
         return page(
             "ops_relationship.html",
@@ -170,7 +173,8 @@ def routes(portal: Any, env: Environment) -> list[Route]:
                 "refused.html",
                 403,
                 reason="This form has expired; reload the page.",
-                hint="go back to the dashboard",
+                heading="Not this page",
+                then=BACK,
             )
         client = await portal.temporal()
         try:
@@ -179,13 +183,14 @@ def routes(portal: Any, env: Environment) -> list[Route]:
                 admit, portal.ledger.engine, view.state.program, who.operator_id
             )
         except NotOnRoster as err:
-            return page("refused.html", 403, reason=str(err), hint="ask one of its operators")
+            return page("refused.html", 403, reason=str(err), heading="Not your program", then=ASK)
         except RPCError:
             return page(
                 "refused.html",
                 404,
                 reason=f"No running relationship '{rid}'.",
-                hint="go back to the dashboard",
+                heading="Not this page",
+                then=BACK,
             )
         actor = Actor(role=Role.OPERATOR, id=who.operator_id)
         try:

@@ -20,7 +20,7 @@ from client.access import NotOnRoster, admit
 from ledger.outcomes import IN_PROGRESS, ProgramReport, ProgramSeries, program_reports
 from ledger.outcomes import program_series as series_of
 from web import views
-from web.ops import not_signed_in, operator_of
+from web.ops import ASK, not_signed_in, operator_of
 
 COLUMNS = ("meetings_held", "meetings_missed", "loops_closed", "at_risk")
 OUTCOME_ORDER = ("completed", "concluded_early", "not_started", "cancelled", IN_PROGRESS)
@@ -36,7 +36,7 @@ def routes(portal: Any, env: Environment) -> list[Route]:
             await run_in_threadpool(admit, portal.ledger.engine, program, who.operator_id)
         except NotOnRoster as err:
             refused = views.page(
-                env, "refused.html", 403, reason=str(err), hint="go back to the dashboard"
+                env, "refused.html", 403, reason=str(err), heading="Not your program", then=ASK
             )
             return program, refused
         return program, None
