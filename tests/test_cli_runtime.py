@@ -106,6 +106,22 @@ async def _a_welcome_link_opens_the_portal(engine: Engine, up: Process) -> None:
     assert page.status_code == 200 and "Your goals" in page.text
 
 
+async def _the_operator_signs_in_from_the_outbox(engine: Engine, program: str) -> None:
+    """The README's quick start: the sign-in link for the address lands in the outbox."""
+    portal = engine.env["MENTORFLOW_PORTAL_URL"]
+    outbox = engine.data_dir / "outbox.jsonl"
+    async with httpx.AsyncClient(base_url=portal, follow_redirects=True, timeout=30) as web:
+        form = (await web.get("/ops/sign-in")).text
+        token = form.split('name="csrf" value="')[1].split('"')[0]
+        await web.post("/ops/sign-in", data={"email": "olga@example.org", "csrf": token})
+        sent = [json.loads(line) for line in outbox.read_text().splitlines()]
+        (sign_in,) = [m for m in sent if m["kind"] == "operator_sign_in"]
+        url = next(w for w in sign_in["text"].split() if w.startswith(f"{portal}/ops/s/"))
+        dashboard = await web.get(url)
+    assert dashboard.status_code == 200 and "Signed in as olga" in dashboard.text
+    assert program in dashboard.text and "Alice" in dashboard.text
+
+
 @dataclass
 class Engine:
     env: dict[str, str]
@@ -147,6 +163,7 @@ async def test_up_serves_and_relationships_survive_a_restart(
 
     rid = await cli.start("alice", "bob")
     await _a_welcome_link_opens_the_portal(engine, up)
+    await _the_operator_signs_in_from_the_outbox(engine, cli.program)
     await cli.ok(
         "goals",
         rid,
