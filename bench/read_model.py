@@ -74,7 +74,8 @@ RAW_AT_RISK = (
     "FROM ledger_summaries WHERE at_risk ORDER BY relationship_id LIMIT 200"
 )
 EVENT_SCAN = "SELECT program, type, count(*) FROM ledger_events GROUP BY program, type"
-# What the portal's program report reads for one program: the floor of `program_series`.
+# Every row the portal's program report is made from, for one program, in plain SQL: what a
+# report that fetched them would pay at least (`program_series` counts per day in SQL).
 RAW_SERIES = (
     "SELECT relationship_id, type, occurred_at FROM ledger_events WHERE program = 'program-00' "
     "AND type IN ('MeetingLogged', 'MeetingMissed', 'LoopClosed', 'AtRiskRaised', "
@@ -308,8 +309,8 @@ def _measure(report: Report, backend: str, url: str, repeat: int) -> None:
         until = datetime(2029, 6, 1, tzinfo=UTC)  # past the end of the three-year journeys
         report.add(
             Row(
-                f"{backend}: the portal's program report over time (one program) vs its rows "
-                "in plain SQL",
+                f"{backend}: the portal's program report over time (one program) vs fetching "
+                "its rows in plain SQL",
                 median_seconds(lambda: program_series(ledger.engine, "program-00", until), repeat)
                 * 1000,
                 median_seconds(_raw(ledger, RAW_SERIES), repeat) * 1000,

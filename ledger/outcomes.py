@@ -7,9 +7,10 @@ workflow lived through, long after Temporal forgot the runs.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -88,9 +89,8 @@ def _report(program: str, rows: list[Mapping[Any, Any]]) -> ProgramReport:
 
 # ------------------------------------------------------------------------ over time
 
-SERIES_EVENTS = ("MeetingLogged", "MeetingMissed", "LoopClosed", "AtRiskRaised", "AtRiskCleared")
-_ENDS_RISK = ("AtRiskCleared", "Concluded")
-_BOUNDS = ("RelationshipStarted", "Concluded")  # where a program begins; where risk ends
+COUNTED = ("MeetingLogged", "MeetingMissed", "LoopClosed")  # how many in each period
+RISK = ("AtRiskRaised", "AtRiskCleared", "Concluded")  # who is at risk when a period ends
 _EV = events_table.c
 WEEKLY_UP_TO = 26  # periods; a longer program is shown by month
 
@@ -109,34 +109,34 @@ class ProgramSeries(BaseModel):
 
 
 def program_series(engine: Engine, program: str, until: datetime) -> ProgramSeries:
-    """From the program's first event to `until`, read from the events' types and times."""
-    query = (
-        select(_EV.relationship_id, _EV.type, _EV.occurred_at)
-        .where(_EV.program == program, _EV.type.in_((*SERIES_EVENTS, *_BOUNDS)))
-        .order_by(_EV.occurred_at, _EV.relationship_id, _EV.seq)
-    )
+    """From the program's first event to `until`. Meetings and loops are counted per day by
+    the database; only the few risk events come back one by one. Each query is a range of
+    the (program, type, occurred_at) index."""
     with engine.connect() as conn:
-        rows = [(r[0], r[1], r[2]) for r in conn.execute(query)]
-    first = rows[0][2] if rows else until
+        first = conn.execute(
+            select(func.min(_EV.occurred_at)).where(
+                _EV.program == program, _EV.type == "RelationshipStarted"
+            )
+        ).scalar()
+        day = _utc_day(engine)
+        per_day = conn.execute(
+            select(_EV.type, day, func.count())
+            .where(_EV.program == program, _EV.type.in_(COUNTED))
+            .group_by(_EV.type, day)
+        ).all()
+        risk = conn.execute(
+            select(_EV.relationship_id, _EV.type, _EV.occurred_at)
+            .where(_EV.program == program, _EV.type.in_(RISK))
+            .order_by(_EV.occurred_at, _EV.relationship_id, _EV.seq)
+        ).all()
+    start = _as_utc(first) if first is not None else until
     period: Literal["week", "month"] = (
-        "week" if (until - first).days <= WEEKLY_UP_TO * 7 else "month"
+        "week" if (until - start).days <= WEEKLY_UP_TO * 7 else "month"
     )
-    starts = _periods(first.date(), until.date(), period)
-    counts = {kind: [0] * len(starts) for kind in ("MeetingLogged", "MeetingMissed", "LoopClosed")}
-    at_risk: list[int] = []
-    risky: set[str] = set()
-    index = 0
-    for at, boundary in enumerate([*starts[1:], None]):
-        while index < len(rows) and (boundary is None or rows[index][2].date() < boundary):
-            relationship_id, kind, _ = rows[index]
-            if kind in counts:
-                counts[kind][at] += 1
-            elif kind == "AtRiskRaised":
-                risky.add(relationship_id)
-            elif kind in _ENDS_RISK:
-                risky.discard(relationship_id)
-            index += 1
-        at_risk.append(len(risky))
+    starts = _periods(start.date(), until.date(), period)
+    counts = {kind: [0] * len(starts) for kind in COUNTED}
+    for kind, on, n in per_day:
+        counts[kind][_period_of(_as_date(on), starts)] += int(n)
     return ProgramSeries(
         program=program,
         period=period,
@@ -144,8 +144,46 @@ def program_series(engine: Engine, program: str, until: datetime) -> ProgramSeri
         meetings_held=counts["MeetingLogged"],
         meetings_missed=counts["MeetingMissed"],
         loops_closed=counts["LoopClosed"],
-        at_risk=at_risk,
+        at_risk=_at_risk_by_period([(r[0], r[1], _as_utc(r[2])) for r in risk], starts),
     )
+
+
+def _at_risk_by_period(risk: list[tuple[str, str, datetime]], starts: list[date]) -> list[int]:
+    """How many were at risk at the end of each period: raised and not yet cleared or ended."""
+    at_risk: list[int] = []
+    risky: set[str] = set()
+    index = 0
+    for boundary in [*starts[1:], None]:
+        while index < len(risk) and (boundary is None or risk[index][2].date() < boundary):
+            relationship_id, kind, _ = risk[index]
+            if kind == "AtRiskRaised":
+                risky.add(relationship_id)
+            else:
+                risky.discard(relationship_id)
+            index += 1
+        at_risk.append(len(risky))
+    return at_risk
+
+
+def _utc_day(engine: Engine) -> ColumnElement[Any]:
+    """The UTC calendar day of an event: SQLite stores naive UTC text, PostgreSQL a timestamptz
+    whose date() would follow the session's time zone."""
+    if engine.dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", _EV.occurred_at))
+    return func.date(_EV.occurred_at)
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _period_of(day: date, starts: list[date]) -> int:
+    """The last period starting on or before `day` (days before the first go to the first)."""
+    return max(bisect_right(starts, day) - 1, 0)
 
 
 def _periods(first: date, last: date, period: str) -> list[date]:

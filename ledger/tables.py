@@ -71,6 +71,7 @@ events_table = Table(
     PrimaryKeyConstraint("relationship_id", "seq", name="pk_ledger_events"),
     UniqueConstraint("key", name="uq_ledger_events_key"),
     Index("ix_ledger_events_program", "program", "relationship_id", "seq"),
+    Index("ix_ledger_events_program_type", "program", "type", "occurred_at"),
 )
 
 deliveries_table = Table(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, text
+from sqlalchemy import Connection, insert, inspect, text
 
 from ledger import rosters, schema, summaries
 from ledger.records import to_entry
@@ -46,9 +46,15 @@ def test_migrating_again_is_harmless(ledger_url: str, ledger: Ledger) -> None:
     assert sql(ledger, VERSIONS) == [(schema.HEAD,)]
 
 
+def _before_0005(conn: Connection) -> None:
+    """No index by program and type: what every release before it had."""
+    conn.execute(text("DROP INDEX ix_ledger_events_program_type"))
+
+
 def _back_to_hand_rolled(ledger: Ledger, versions: list[int]) -> None:
     """The database as v0.1-v0.3 left it: their own version table, no Alembic, no summaries."""
     with ledger.engine.begin() as conn:
+        _before_0005(conn)
         conn.execute(text("DROP TABLE ledger_program_operators"))
         conn.execute(text("DROP TABLE ledger_summaries"))
         conn.execute(text("DROP TABLE ledger_refusals"))
@@ -84,6 +90,7 @@ def test_a_v0_4_ledger_gives_each_program_the_operators_of_its_relationships(
 ) -> None:
     _write_journeys(ledger)
     with ledger.engine.begin() as conn:
+        _before_0005(conn)
         conn.execute(text("DROP TABLE ledger_program_operators"))
         conn.execute(text("UPDATE ledger_alembic_version SET version_num = '0003'"))
 
@@ -93,6 +100,21 @@ def test_a_v0_4_ledger_gives_each_program_the_operators_of_its_relationships(
     assert (entry.operator_id, entry.email) == ("olga", "olga@example.org")
     assert rosters.is_operator(ledger.engine, "eng-2026", "olga")
     assert not rosters.is_operator(ledger.engine, "eng-2026", "mallory")
+
+
+def test_a_v0_5_0_ledger_gains_the_index_the_program_report_reads(
+    ledger_url: str, ledger: Ledger
+) -> None:
+    _write_journeys(ledger)
+    with ledger.engine.begin() as conn:
+        _before_0005(conn)
+        conn.execute(text("UPDATE ledger_alembic_version SET version_num = '0004'"))
+
+    with Ledger.from_url(ledger_url) as upgraded:
+        assert upgraded.schema_revision() == schema.HEAD
+        indexes = {i["name"] for i in inspect(upgraded.engine).get_indexes("ledger_events")}
+        assert "ix_ledger_events_program_type" in indexes
+        assert len(upgraded.events("r-eventful")) == len(eventful().history)
 
 
 def test_a_v0_2_ledger_gains_the_seal_columns_and_keeps_its_rows(

@@ -4,7 +4,6 @@ many relationships were at risk when it ended, checked against the domain's own 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from ledger.outcomes import program_reports, program_series
 from ledger.store import Ledger
@@ -12,19 +11,21 @@ from ledger.summaries import pair_names
 from mentorship.fold import replay
 from tests.audit_journeys import eventful, never_started, write
 from tests.factories import T0, Journey
+from tests.test_ledger_store import ledger_url as ledger_url  # fixture: SQLite and PostgreSQL
+from tests.test_ledger_store import postgres_database as postgres_database  # fixture
 
 
-def _ledger(tmp_path: Path, journeys: list[Journey]) -> Ledger:
-    ledger = Ledger.from_url(f"sqlite:///{tmp_path / 'ledger.db'}")
+def _ledger(url: str, journeys: list[Journey]) -> Ledger:
+    ledger = Ledger.from_url(url)
     for journey in journeys:
         write(ledger, journey.history)
     return ledger
 
 
-def test_each_period_counts_what_happened_in_it_and_the_risk_at_its_end(tmp_path: Path) -> None:
+def test_each_period_counts_what_happened_in_it_and_the_risk_at_its_end(ledger_url: str) -> None:
     journeys = [eventful("p-1"), eventful("p-2"), never_started("p-3")]
     until = max(j.now for j in journeys) + timedelta(days=3)
-    ledger = _ledger(tmp_path, journeys)
+    ledger = _ledger(ledger_url, journeys)
     try:
         series = program_series(ledger.engine, "eng-2026", until)
         (report,) = program_reports(ledger.engine, "eng-2026")
@@ -62,11 +63,11 @@ def _at_risk_at(journeys: list[Journey], end: date | None) -> int:
 
 
 def test_a_short_program_is_shown_by_week_from_the_monday_of_its_first_event(
-    tmp_path: Path,
+    ledger_url: str,
 ) -> None:
     journey = Journey(rid="w-1")
     journey.onboard()
-    ledger = _ledger(tmp_path, [journey])
+    ledger = _ledger(ledger_url, [journey])
     try:
         series = program_series(ledger.engine, "eng-2026", T0 + timedelta(days=20))
     finally:
@@ -77,8 +78,8 @@ def test_a_short_program_is_shown_by_week_from_the_monday_of_its_first_event(
     assert series.meetings_held == [0, 0, 0] and series.at_risk == [0, 0, 0]
 
 
-def test_a_program_with_no_events_has_one_empty_period(tmp_path: Path) -> None:
-    ledger = _ledger(tmp_path, [])
+def test_a_program_with_no_events_has_one_empty_period(ledger_url: str) -> None:
+    ledger = _ledger(ledger_url, [])
     try:
         series = program_series(ledger.engine, "nobody", datetime(2026, 3, 4, tzinfo=UTC))
     finally:
@@ -86,8 +87,8 @@ def test_a_program_with_no_events_has_one_empty_period(tmp_path: Path) -> None:
     assert series.starts == [date(2026, 3, 2)] and series.meetings_held == [0]
 
 
-def test_a_long_program_is_shown_by_month(tmp_path: Path) -> None:
-    ledger = _ledger(tmp_path, [eventful("m-1")])
+def test_a_long_program_is_shown_by_month(ledger_url: str) -> None:
+    ledger = _ledger(ledger_url, [eventful("m-1")])
     try:
         series = program_series(ledger.engine, "eng-2026", T0 + timedelta(days=400))
     finally:
@@ -98,9 +99,9 @@ def test_a_long_program_is_shown_by_month(tmp_path: Path) -> None:
     assert series.at_risk[-1] == 0  # it concluded
 
 
-def test_pair_names_come_from_each_first_event(tmp_path: Path) -> None:
+def test_pair_names_come_from_each_first_event(ledger_url: str) -> None:
     journeys = [eventful(f"n-{n}") for n in range(3)]
-    ledger = _ledger(tmp_path, journeys)
+    ledger = _ledger(ledger_url, journeys)
     try:
         names = pair_names(ledger.engine, ["n-0", "n-2", "missing"])
     finally:
