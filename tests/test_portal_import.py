@@ -193,6 +193,8 @@ async def test_a_whole_roster_problem_is_shown_beside_its_field(
     assert other.status_code == 400 and "program: 'sales-2026' is not one you run" in html.unescape(
         other.text
     )
+    huge = await olga.post("/ops/import", data={**fields, "text": "x" * 2_200_000})
+    assert huge.status_code == 400 and "text: larger than 2 MB; split the roster" in huge.text
     async with httpx.AsyncClient(base_url=rig.url) as stranger:
         assert (await stranger.get("/ops/import")).headers["location"] == "/ops/sign-in"
 

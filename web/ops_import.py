@@ -15,6 +15,7 @@ import structlog
 from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -55,9 +56,13 @@ def routes(portal: Any, env: Environment) -> list[Route]:
         programs = [e.program for e in entries]
         if request.method == "GET":
             return render(request, programs=programs, columns=ri.ROSTER_COLUMNS)
-        form = await request.form()
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
         shown: dict[str, Any] = {"programs": programs, "columns": ri.ROSTER_COLUMNS}
+        try:  # the pasted text is carried to the start step as a field: the same bound
+            form = await request.form(max_part_size=MAX_ROSTER_BYTES + 64 * 1024)
+        except HTTPException:
+            errors = {"text": "text: larger than 2 MB; split the roster"}
+            return render(request, 400, errors=errors, **shown)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
         if not views.csrf_ok(request, fields):
             return render(request, 403, problem="This form has expired; reload the page.", **shown)
         try:
