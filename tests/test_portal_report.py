@@ -141,22 +141,26 @@ async def test_only_the_programs_operators_see_its_report(reported: LedgerPortal
 
 
 async def test_the_dashboard_answers_when_no_worker_says_why_a_pair_is_at_risk(
-    settings: Settings, time_env: WorkflowEnvironment
+    settings: Settings, dev_env: WorkflowEnvironment
 ) -> None:
     """A pair at risk whose workflow no worker runs: its reasons are asked for, bounded, and
-    the page says they did not come instead of hanging."""
+    the page says they did not come instead of hanging.
+
+    On the dev server: the time-skipping server locks its clock for a workflow task that no
+    worker picks up, and keeps it locked after the workflow is terminated, which would stall
+    every later test that skips time."""
     journey = eventful("quiet-1")
     cut = T0 + timedelta(days=70)  # at risk then (see the chart's table)
     history = [r for r in journey.history if r.occurred_at < cut]
     assert replay("quiet-1", history).at_risk
     unique = f"quiet-1.{settings.task_queue}"
     history = [r.model_copy(update={"relationship_id": unique}) for r in history]
-    handle = await time_env.client.start_workflow(
+    handle = await dev_env.client.start_workflow(
         "NobodyRunsThis", id=unique, task_queue=f"{settings.task_queue}-no-worker"
     )
 
     async def engine() -> Client:
-        return time_env.client
+        return dev_env.client
 
     async def fixed_clock() -> datetime:
         return cut
