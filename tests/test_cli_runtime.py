@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -89,18 +90,23 @@ def processes() -> Iterator[list[Process]]:
             process.popen.wait()
 
 
+async def _sent(outbox: Path, kind: str, role: str) -> dict[str, str]:
+    """The first message of `kind` to `role` in the outbox, waited for (bounded: 60 s)."""
+    for _ in range(600):
+        lines = outbox.read_text().splitlines() if outbox.exists() else []
+        for message in map(json.loads, lines):
+            if message.get("kind") == kind and message.get("recipient_role") == role:
+                return cast(dict[str, str], message)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {kind} message to the {role} in {outbox} after 60 s")
+
+
 async def _a_welcome_link_opens_the_portal(engine: Engine, up: Process) -> None:
     portal = engine.env["MENTORFLOW_PORTAL_URL"]
     assert f"portal:  {portal}" in up.text()
-    outbox = engine.data_dir / "outbox.jsonl"
-    for _ in range(200):  # bounded: the welcome goes out as the relationship starts
-        lines = outbox.read_text().splitlines() if outbox.exists() else []
-        welcome = [json.loads(line) for line in lines if '"welcome"' in line]
-        if welcome:
-            break
-        await asyncio.sleep(0.1)
-    link = next(w for w in welcome if w["recipient_role"] == "mentee")["text"]
-    url = next(word for word in link.split() if word.startswith(f"{portal}/p/"))
+    # The mentor's and the mentee's welcomes go out one after the other: wait for the mentee's.
+    welcome = await _sent(engine.data_dir / "outbox.jsonl", "welcome", "mentee")
+    url = next(word for word in welcome["text"].split() if word.startswith(f"{portal}/p/"))
     async with httpx.AsyncClient(follow_redirects=True) as web:
         page = await web.get(url)
     assert page.status_code == 200 and "Your goals" in page.text
