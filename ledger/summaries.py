@@ -14,15 +14,16 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, Select, and_, func, select
 
+from ledger.records import upcast
 from ledger.tables import events_table, refusals_table, summaries_table
 from mentorship.vocabulary import Phase
 
 _SM = summaries_table.c
 _RF = refusals_table.c
 _EV = events_table.c
-_NAMES_PER_QUERY = 500  # bound parameters per statement, well under every backend's limit
+_IDS_PER_QUERY = 500  # bound parameters per statement, well under every backend's limit
 
 
 class Summary(BaseModel):
@@ -135,15 +136,43 @@ def everything(engine: Engine) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
+def risk_reasons(engine: Engine, relationship_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Why each of these relationships was last found at risk: the reasons of its latest
+    AtRiskRaised, which is where the fold takes the state's `risk_reasons` from (and the
+    summary's `at_risk` says whether they still hold). Relationships never at risk are absent."""
+    reasons: dict[str, list[str]] = {}
+    ids = list(relationship_ids)
+    with engine.connect() as conn:
+        for at in range(0, len(ids), _IDS_PER_QUERY):
+            latest = (
+                select(_EV.relationship_id, func.max(_EV.seq).label("seq"))
+                .where(
+                    _EV.relationship_id.in_(ids[at : at + _IDS_PER_QUERY]),
+                    _EV.type == "AtRiskRaised",
+                )
+                .group_by(_EV.relationship_id)
+                .subquery()
+            )
+            query = select(_EV.relationship_id, _EV.payload).join(
+                latest,
+                and_(_EV.relationship_id == latest.c.relationship_id, _EV.seq == latest.c.seq),
+            )
+            for relationship_id, payload in conn.execute(query):
+                stored = json.loads(payload) if isinstance(payload, str) else payload
+                event = upcast("AtRiskRaised", int(stored.get("v", 1)), stored["event"])
+                reasons[relationship_id] = [str(r) for r in event.get("reasons", [])]
+    return reasons
+
+
 def pair_names(engine: Engine, relationship_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
     """The mentor's and the mentee's names as each relationship started (the summaries keep
     their ids): one primary-key read of each first event."""
     names: dict[str, tuple[str, str]] = {}
     ids = list(relationship_ids)
     with engine.connect() as conn:
-        for at in range(0, len(ids), _NAMES_PER_QUERY):
+        for at in range(0, len(ids), _IDS_PER_QUERY):
             query = select(_EV.relationship_id, _EV.payload).where(
-                _EV.relationship_id.in_(ids[at : at + _NAMES_PER_QUERY]),
+                _EV.relationship_id.in_(ids[at : at + _IDS_PER_QUERY]),
                 _EV.seq == 1,
                 _EV.type == "RelationshipStarted",
             )

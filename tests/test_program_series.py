@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from ledger.outcomes import program_reports, program_series
 from ledger.store import Ledger
-from ledger.summaries import pair_names
+from ledger.summaries import pair_names, risk_reasons
 from mentorship.fold import replay
 from tests.audit_journeys import eventful, never_started, write
 from tests.factories import T0, Journey
@@ -107,3 +107,31 @@ def test_pair_names_come_from_each_first_event(ledger_url: str) -> None:
     finally:
         ledger.dispose()
     assert names == {"n-0": ("Alice Mentor", "Bob Mentee"), "n-2": ("Alice Mentor", "Bob Mentee")}
+
+
+def test_risk_reasons_are_the_folds_wherever_a_pair_is_at_risk(ledger_url: str) -> None:
+    """One pair cut short after each of its risk events: the ledger's answer is the fold's."""
+    full = eventful("full").history
+    marks = [r.seq for r in full if r.event.type in ("AtRiskRaised", "AtRiskCleared")]
+    assert len(marks) >= 3
+    cuts = {
+        f"r-{seq}": [
+            r.model_copy(update={"relationship_id": f"r-{seq}"}) for r in full if r.seq <= seq
+        ]
+        for seq in marks
+    }
+    ledger = Ledger.from_url(ledger_url)
+    try:
+        for history in cuts.values():
+            write(ledger, history)
+        write(ledger, never_started("calm").history)
+        reasons = risk_reasons(ledger.engine, [*cuts, "calm", "missing"])
+    finally:
+        ledger.dispose()
+    at_risk = 0
+    for rid, history in cuts.items():
+        state = replay(rid, history)
+        if state.at_risk:
+            at_risk += 1
+            assert reasons[rid] == state.risk_reasons, rid
+    assert at_risk >= 2 and "calm" not in reasons and "missing" not in reasons

@@ -8,7 +8,6 @@ Every action is checked against the roster of the relationship's program before 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -26,7 +25,7 @@ from temporalio.service import RPCError
 from client.access import NotOnRoster, admit
 from client.relationships import act, status
 from ledger import rosters
-from ledger.summaries import Filters, Summary, find, pair_names
+from ledger.summaries import Filters, Summary, find, pair_names, risk_reasons
 from mentorship import commands as c
 from mentorship.cadence import Cadence
 from mentorship.participants import Actor, Role
@@ -36,7 +35,6 @@ from web.links import OperatorClaim
 log = structlog.get_logger("mentorflow.portal")
 BACK = "Go back to your programs at /ops."
 ASK = "One of the program's operators can add you to its roster."
-REASONS_WITHIN = 5.0  # seconds for all of a program's at-risk reasons together
 ACTIONS = ("pause", "resume", "extend", "cadence", "conclude", "cancel")
 
 
@@ -77,29 +75,6 @@ def routes(portal: Any, env: Environment) -> list[Route]:
     def page(name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         return views.page(env, name, status_code, **values)
 
-    async def _risk_reasons(relationship_ids: list[str]) -> dict[str, list[str]]:
-        """Why each is at risk: the live states know (the summary keeps only since when).
-        Asked all at once and bounded as a whole: an engine that does not answer costs the
-        reasons, not the dashboard."""
-        if not relationship_ids:
-            return {}
-        try:
-            client = await portal.temporal()
-        except Exception:  # the engine is unreachable: the dashboard still shows who
-            return {}
-        asked = {
-            rid: asyncio.ensure_future(status(client, rid, timeout=REASONS_WITHIN))
-            for rid in relationship_ids
-        }
-        await asyncio.wait(asked.values(), timeout=REASONS_WITHIN)
-        reasons: dict[str, list[str]] = {}
-        for rid, task in asked.items():
-            if not task.done():
-                task.cancel()
-            elif task.exception() is None:
-                reasons[rid] = list(task.result().state.risk_reasons)
-        return reasons
-
     async def dashboard(request: Request) -> Response:
         who = operator_of(request)
         if who is None:
@@ -116,9 +91,13 @@ def routes(portal: Any, env: Environment) -> list[Route]:
             view["names"] = await run_in_threadpool(
                 pair_names, portal.ledger.engine, [r.relationship_id for r in rows]
             )
-            reasons = await _risk_reasons([i["row"].relationship_id for i in view["at_risk"]])
+            reasons = await run_in_threadpool(
+                risk_reasons,
+                portal.ledger.engine,
+                [i["row"].relationship_id for i in view["at_risk"]],
+            )
             for item in view["at_risk"]:
-                item["reasons"] = reasons.get(item["row"].relationship_id)
+                item["reasons"] = reasons.get(item["row"].relationship_id, [])
             programs.append(view)
         return page("ops.html", operator=who, programs=programs)
 
