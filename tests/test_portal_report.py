@@ -6,7 +6,6 @@ and the portal's clock is fixed, so the periods are the same on every run."""
 from __future__ import annotations
 
 import csv
-import html
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,6 @@ from playwright.async_api import Browser, ConsoleMessage, expect
 from client.access import admit_starter
 from ledger import rosters
 from ledger.outcomes import program_series
-from mentorship.fold import replay
 from tests.audit_journeys import eventful, never_started, write
 from tests.factories import OPS, T0
 from tests.portal_rig import LedgerPortal, ledger_portal, person, shot
@@ -136,37 +134,3 @@ async def test_only_the_programs_operators_see_its_report(reported: LedgerPortal
         for path in ("/ops/report/eng-2026", "/ops/report/eng-2026/report.csv"):
             refused = await client.get(path)
             assert refused.status_code == 403 and "not on the roster" in refused.text
-
-
-async def test_the_dashboard_says_why_a_pair_is_at_risk_from_the_ledger_alone(
-    settings: Settings,
-) -> None:
-    """The reasons come from the ledger's latest AtRiskRaised, as the fold takes them: the
-    dashboard asks the engine nothing (this portal has none), so a worker that is down or
-    slow cannot hold the page or cost the reasons."""
-    journey = eventful("quiet-1")
-    cut = T0 + timedelta(days=70)  # at risk then (see the chart's table)
-    history = [r for r in journey.history if r.occurred_at < cut]
-    state = replay("quiet-1", history)
-    assert state.at_risk and state.risk_reasons
-    # At risk since the first raise after the last clear; the reasons are the latest raise's.
-    cleared = max((r.seq for r in history if r.event.type == "AtRiskCleared"), default=0)
-    since = min(
-        r.occurred_at for r in history if r.event.type == "AtRiskRaised" and r.seq > cleared
-    )
-    assert sum(r.event.type == "AtRiskRaised" and r.seq > cleared for r in history) > 1
-
-    async def fixed_clock() -> datetime:
-        return cut
-
-    async with ledger_portal(settings, fixed_clock) as running:
-        write(running.ledger, history)
-        admit_starter(running.ledger.engine, "eng-2026", OPS, T0)
-        async with httpx.AsyncClient(base_url=running.url) as client:
-            await client.get(running.sign_in_url())
-            dashboard = await client.get("/ops")
-    assert dashboard.status_code == 200
-    said = html.unescape(dashboard.text)
-    days = (cut - since).days
-    expected = f"Alice Mentor & Bob Mentee</a>, for {days} day{'' if days == 1 else 's'}: "
-    assert expected + "; ".join(state.risk_reasons) + "</li>" in said

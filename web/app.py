@@ -33,13 +33,12 @@ from client.relationships import act, status
 from ledger.store import Ledger
 from mentorship.invitations import invite_for
 from mentorship.participants import Actor, Role
-from mentorship.state import RelationshipState
-from web import asks, forms, oidc, ops, ops_import, ops_report, ops_sign_in
+from web import asks, forms, oidc, ops, ops_import, ops_pairs, ops_report, ops_sign_in
 from web.links import Claim, LinkRefused, Links
 from web.oidc import OidcProvider
 from web.ops_sign_in import SendSignIn
 from web.views import HERE, csrf_ok, csrf_token, local_text, page, templates, timeline
-from workflows.contract import TASK_QUEUE
+from workflows.contract import TASK_QUEUE, StatusView
 
 log = structlog.get_logger("mentorflow.portal")
 ANSWER_WITHIN = 10.0  # seconds: a page that waits longer says so instead of hanging
@@ -94,7 +93,7 @@ def build_app(portal: Portal) -> Starlette:
         log.info("portal.signed_in", relationship_id=claim.relationship_id, role=claim.role.value)
         return RedirectResponse("/me", status_code=303)
 
-    async def load(claim: Claim) -> RelationshipState | str:
+    async def load(claim: Claim) -> StatusView | str:
         client = await portal.temporal()
         try:
             view = await status(client, claim.relationship_id, timeout=ANSWER_WITHIN)
@@ -102,7 +101,7 @@ def build_app(portal: Portal) -> Starlette:
             return "This relationship is not running any more, or the engine is not reachable."
         except Exception as err:  # NoAnswer and friends: say so rather than hang
             return f"The engine did not answer ({type(err).__name__}); try again in a minute."
-        return view.state
+        return view
 
     async def me(request: Request) -> Response:
         claim = claim_of(request)
@@ -118,9 +117,10 @@ def build_app(portal: Portal) -> Starlette:
         entered: dict[str, str] | None = None,
         status_code: int = 200,
     ) -> Response:
-        state = await load(claim)
-        if isinstance(state, str):
-            return refused(request, state, 503)
+        view = await load(claim)
+        if isinstance(view, str):
+            return refused(request, view, 503)
+        state = view.state
         person = state.party(claim.role)
         if person.id != claim.person_id:
             return refused(request, "This link is not for this relationship.")
@@ -138,6 +138,7 @@ def build_app(portal: Portal) -> Starlette:
             "me.html",
             status_code,
             state=state,
+            held=view.ledger_blocked is not None,
             role=claim.role.value,
             person=person,
             partner=state.party(Role.MENTEE if claim.role is Role.MENTOR else Role.MENTOR),
@@ -162,9 +163,10 @@ def build_app(portal: Portal) -> Starlette:
         form = {k: v for k, v in data.items() if isinstance(v, str)}
         if not csrf_ok(request, form):
             return refused(request, "This form has expired; reload the page and try again.")
-        state = await load(claim)
-        if isinstance(state, str):
-            return refused(request, state, 503)
+        view = await load(claim)
+        if isinstance(view, str):
+            return refused(request, view, 503)
+        state = view.state
         actor = Actor(role=claim.role, id=claim.person_id)
         context = forms.Context(
             state=state,
@@ -191,9 +193,10 @@ def build_app(portal: Portal) -> Starlette:
         claim = claim_of(request)
         if claim is None:
             return refused(request, "You are not signed in.", 401)
-        state = await load(claim)
-        if isinstance(state, str):
-            return refused(request, state, 503)
+        view = await load(claim)
+        if isinstance(view, str):
+            return refused(request, view, 503)
+        state = view.state
         meeting = state.meeting(int(request.path_params["number"]))
         if meeting is None:
             return refused(request, "There is no such meeting on the schedule.", 404)
@@ -228,6 +231,7 @@ def build_app(portal: Portal) -> Starlette:
         routes += ops.routes(portal, env)
         routes += ops_import.routes(portal, env)
         routes += ops_report.routes(portal, env)
+        routes += ops_pairs.routes(portal, env)
     secure = portal.links.base_url.startswith("https://")
     secret = portal.links.keys.keys[portal.links.keys.active]
     return Starlette(

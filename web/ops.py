@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 from jinja2 import Environment
 from pydantic import ValidationError
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -25,7 +26,13 @@ from temporalio.service import RPCError
 from client.access import NotOnRoster, admit
 from client.relationships import act, status
 from ledger import rosters
-from ledger.summaries import Filters, Summary, find, pair_names, risk_reasons
+from ledger.summaries import (
+    Filters,
+    find,
+    pair_names,
+    refused_unsummarised,
+    risk_reasons,
+)
 from mentorship import commands as c
 from mentorship.cadence import Cadence
 from mentorship.participants import Actor, Role
@@ -35,6 +42,7 @@ from web.links import OperatorClaim
 log = structlog.get_logger("mentorflow.portal")
 BACK = "Go back to your programs at /ops."
 ASK = "One of the program's operators can add you to its roster."
+ON_DASHBOARD = 20  # pairs, and at-risk pairs, per program before "all of them" links
 ACTIONS = ("pause", "resume", "extend", "cadence", "conclude", "cancel")
 
 
@@ -50,6 +58,23 @@ def operator_of(request: Request) -> OperatorClaim | None:
 
 def not_signed_in() -> Response:
     return RedirectResponse("/ops/sign-in", status_code=303)
+
+
+async def admitted(portal: Any, env: Environment, request: Request) -> tuple[str, Response | None]:
+    """The program in the path, and the response that turns the operator away if they are not
+    signed in or not on its roster (None: go on)."""
+    who = operator_of(request)
+    program = request.path_params["program"]
+    if who is None:
+        return program, not_signed_in()
+    try:
+        await run_in_threadpool(admit, portal.ledger.engine, program, who.operator_id)
+    except NotOnRoster as err:
+        refused = views.page(
+            env, "refused.html", 403, reason=str(err), heading="Not your program", then=ASK
+        )
+        return program, refused
+    return program, None
 
 
 def _command(action: str, form: dict[str, str], actor: Actor) -> c.Command:
@@ -82,23 +107,11 @@ def routes(portal: Any, env: Environment) -> list[Route]:
         entries = await run_in_threadpool(
             rosters.programs_of, portal.ledger.engine, operator_id=who.operator_id
         )
-        programs = []
-        for entry in entries:
-            rows = await run_in_threadpool(
-                find, portal.ledger.engine, Filters(program=entry.program)
-            )
-            view = _program_view(entry.program, rows, await portal.clock())
-            view["names"] = await run_in_threadpool(
-                pair_names, portal.ledger.engine, [r.relationship_id for r in rows]
-            )
-            reasons = await run_in_threadpool(
-                risk_reasons,
-                portal.ledger.engine,
-                [i["row"].relationship_id for i in view["at_risk"]],
-            )
-            for item in view["at_risk"]:
-                item["reasons"] = reasons.get(item["row"].relationship_id, [])
-            programs.append(view)
+        now = await portal.clock()
+        programs = [
+            await run_in_threadpool(_program_view, portal.ledger.engine, entry.program, now)
+            for entry in entries
+        ]
         return page("ops.html", operator=who, programs=programs)
 
     async def relationship(request: Request) -> Response:
@@ -198,23 +211,41 @@ def _first(err: Exception) -> str:
     return str(err).splitlines()[0]
 
 
-def _program_view(program: str, rows: list[Summary], now: datetime) -> dict[str, Any]:
+def _program_view(engine: Engine, program: str, now: datetime) -> dict[str, Any]:
+    """One program on the dashboard, from the ledger alone: counts, what needs an operator,
+    the first of the at-risk list and of the pairs (the pairs page has them all)."""
+    rows = find(engine, Filters(program=program))
     by_phase: dict[str, int] = {}
     by_outcome: dict[str, int] = {}
     for row in rows:
         by_phase[row.phase] = by_phase.get(row.phase, 0) + 1
         if row.outcome:
             by_outcome[row.outcome] = by_outcome.get(row.outcome, 0) + 1
+    risky = [r for r in rows if r.at_risk]
+    blocked = [r for r in rows if r.blocked_since is not None]
+    unfolded = [r for r in rows if r.problem is not None]
+    shown, risky_shown = rows[:ON_DASHBOARD], risky[:ON_DASHBOARD]
+    reasons = risk_reasons(engine, [r.relationship_id for r in risky_shown])
     at_risk = [
-        {"row": r, "days": (now - r.at_risk_since).days if r.at_risk_since else None}
-        for r in rows
-        if r.at_risk
+        {
+            "row": r,
+            "days": (now - r.at_risk_since).days if r.at_risk_since else None,
+            "reasons": reasons.get(r.relationship_id, []),
+        }
+        for r in risky_shown
     ]
+    named = {r.relationship_id for r in [*shown, *risky_shown, *blocked, *unfolded]}
     return {
         "program": program,
-        "rows": rows,
+        "total": len(rows),
+        "rows": shown,
+        "names": pair_names(engine, sorted(named)),
         "by_phase": sorted(by_phase.items()),
         "by_outcome": sorted(by_outcome.items()),
         "at_risk": at_risk,
+        "at_risk_total": len(risky),
+        "blocked": blocked,
+        "unsummarised": refused_unsummarised(engine, program),
+        "unfolded": unfolded,
         "now": now.astimezone(UTC),
     }

@@ -16,33 +16,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from client.access import NotOnRoster, admit
 from ledger.outcomes import IN_PROGRESS, ProgramReport, ProgramSeries, program_reports
 from ledger.outcomes import program_series as series_of
 from web import views
-from web.ops import ASK, not_signed_in, operator_of
+from web.ops import admitted
 
 COLUMNS = ("meetings_held", "meetings_missed", "loops_closed", "at_risk")
 OUTCOME_ORDER = ("completed", "concluded_early", "not_started", "cancelled", IN_PROGRESS)
 
 
 def routes(portal: Any, env: Environment) -> list[Route]:
-    async def admitted(request: Request) -> tuple[str, Response | None]:
-        who = operator_of(request)
-        program = request.path_params["program"]
-        if who is None:
-            return program, not_signed_in()
-        try:
-            await run_in_threadpool(admit, portal.ledger.engine, program, who.operator_id)
-        except NotOnRoster as err:
-            refused = views.page(
-                env, "refused.html", 403, reason=str(err), heading="Not your program", then=ASK
-            )
-            return program, refused
-        return program, None
-
     async def report_page(request: Request) -> Response:
-        program, refused = await admitted(request)
+        program, refused = await admitted(portal, env, request)
         if refused is not None:
             return refused
         now = await portal.clock()
@@ -60,7 +45,7 @@ def routes(portal: Any, env: Environment) -> list[Route]:
         )
 
     async def report_csv(request: Request) -> Response:
-        program, refused = await admitted(request)
+        program, refused = await admitted(portal, env, request)
         if refused is not None:
             return refused
         _, series = await run_in_threadpool(
