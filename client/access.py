@@ -66,3 +66,10 @@ def add_operator(
         added_at=now,
     )
     return rosters.add(engine, entry)
+
+
+def remove_operator(engine: Engine, program: str, by: str, operator_id: str, now: datetime) -> bool:
+    """An operator of `program` takes another (or themself) off it; False when that one was
+    not on it. Raises rosters.LastOperator rather than leave the program without one."""
+    admit(engine, program, by)
+    return rosters.remove(engine, program, operator_id, by, now)

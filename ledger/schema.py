@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from ledger.tables import legacy_schema_table
 
-HEAD = "0005"  # `tests/test_ledger_migrations.py` checks it against the scripts' head
+HEAD = "0006"  # `tests/test_ledger_migrations.py` checks it against the scripts' head
 VERSION_TABLE = "ledger_alembic_version"  # also named in migrations/env.py
 LEGACY_REVISIONS = {1: "0001", 2: "0002"}
 _SCRIPTS = Path(__file__).with_name("migrations")

@@ -157,6 +157,10 @@ roster_table = Table(
     Column("email", String, nullable=False),
     Column("added_by", String, nullable=False),
     Column("added_at", UtcDateTime, nullable=False),
+    # Set when another operator takes them off the roster: the row stays, so who ran the
+    # program and who removed them can still be read.
+    Column("removed_by", String, nullable=True),
+    Column("removed_at", UtcDateTime, nullable=True),
     PrimaryKeyConstraint("program", "operator_id", name="pk_ledger_program_operators"),
     Index("ix_ledger_program_operators_email", "email"),
 )

@@ -730,6 +730,35 @@ async def test_only_the_programs_operators_act_on_its_relationships(
     assert (await cli.json("pause", rid, "--reason", "Leave"))["phase"] == "paused"
 
 
+async def test_an_operator_taken_off_the_roster_acts_no_more(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rid = await cli.start("alice", "bob")  # olga: the program's first operator
+    monkeypatch.setenv("MENTORFLOW_OPERATOR_ID", "olga")
+    last = await cli.refused("operators", "remove", cli.program, "--id", "olga")
+    assert last == (
+        f"error: --id: olga is the last operator of program '{cli.program}'; add another "
+        "operator first (a program with none is taken by whoever starts its next relationship)"
+    )
+    await cli.ok(
+        "operators",
+        "add",
+        cli.program,
+        *("--id", "oscar", "--name", "Oscar Operator", "--email", "oscar@example.org"),
+    )
+    removed = await cli.ok("operators", "remove", cli.program, "--id", "oscar")
+    assert removed.stdout.strip() == f"oscar removed from the roster of {cli.program}"
+    assert "--id: oscar is not on the roster" in await cli.refused(
+        "operators", "remove", cli.program, "--id", "oscar"
+    )
+    assert [o["operator_id"] for o in await cli.json("operators", "list", cli.program)] == ["olga"]
+    monkeypatch.setenv("MENTORFLOW_OPERATOR_ID", "oscar")
+    assert "not on the roster" in await cli.refused("pause", rid, "--reason", "Leave")
+    assert "not on the roster" in await cli.refused(
+        "operators", "remove", cli.program, "--id", "olga"
+    )
+
+
 async def test_a_roster_row_whose_operator_does_not_run_the_program_starts_nothing(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,11 +8,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, insert, inspect, text
 
+from client.access import admit_starter
 from ledger import rosters, schema, summaries
 from ledger.records import to_entry
 from ledger.store import Ledger
 from ledger.tables import legacy_schema_table, metadata
 from tests.audit_journeys import eventful, never_started
+from tests.factories import OPS, T0
 from tests.test_ledger_store import history, run_together, sql
 from tests.test_ledger_store import ledger as ledger  # fixture: SQLite and PostgreSQL
 from tests.test_ledger_store import ledger_url as ledger_url  # fixture
@@ -49,6 +51,12 @@ def test_migrating_again_is_harmless(ledger_url: str, ledger: Ledger) -> None:
 def _before_0005(conn: Connection) -> None:
     """No index by program and type: what every release before it had."""
     conn.execute(text("DROP INDEX ix_ledger_events_program_type"))
+
+
+def _before_0006(conn: Connection) -> None:
+    """No removals on the roster: what v0.5.0 had."""
+    conn.execute(text("ALTER TABLE ledger_program_operators DROP COLUMN removed_by"))
+    conn.execute(text("ALTER TABLE ledger_program_operators DROP COLUMN removed_at"))
 
 
 def _back_to_hand_rolled(ledger: Ledger, versions: list[int]) -> None:
@@ -107,6 +115,7 @@ def test_a_v0_5_0_ledger_gains_the_index_the_program_report_reads(
 ) -> None:
     _write_journeys(ledger)
     with ledger.engine.begin() as conn:
+        _before_0006(conn)
         _before_0005(conn)
         conn.execute(text("UPDATE ledger_alembic_version SET version_num = '0004'"))
 
@@ -115,6 +124,22 @@ def test_a_v0_5_0_ledger_gains_the_index_the_program_report_reads(
         indexes = {i["name"] for i in inspect(upgraded.engine).get_indexes("ledger_events")}
         assert "ix_ledger_events_program_type" in indexes
         assert len(upgraded.events("r-eventful")) == len(eventful().history)
+
+
+def test_a_ledger_of_0005_keeps_every_operator_on_their_roster(
+    ledger_url: str, ledger: Ledger
+) -> None:
+    _write_journeys(ledger)
+    admit_starter(ledger.engine, "eng-2026", OPS, T0)
+    with ledger.engine.begin() as conn:
+        _before_0006(conn)
+        conn.execute(text("UPDATE ledger_alembic_version SET version_num = '0005'"))
+
+    with Ledger.from_url(ledger_url) as upgraded:
+        assert upgraded.schema_revision() == schema.HEAD
+        [entry] = rosters.operators(upgraded.engine, "eng-2026")
+        assert (entry.operator_id, entry.removed_at) == ("olga", None)
+        assert rosters.is_operator(upgraded.engine, "eng-2026", "olga")
 
 
 def test_a_v0_2_ledger_gains_the_seal_columns_and_keeps_its_rows(

@@ -33,7 +33,17 @@ from client.relationships import act, status
 from ledger.store import Ledger
 from mentorship.invitations import invite_for
 from mentorship.participants import Actor, Role
-from web import asks, forms, oidc, ops, ops_import, ops_pairs, ops_report, ops_sign_in
+from web import (
+    asks,
+    forms,
+    oidc,
+    ops,
+    ops_import,
+    ops_pairs,
+    ops_report,
+    ops_roster,
+    ops_sign_in,
+)
 from web.links import Claim, LinkRefused, Links
 from web.oidc import OidcProvider
 from web.ops_sign_in import SendSignIn
@@ -232,6 +242,7 @@ def build_app(portal: Portal) -> Starlette:
         routes += ops_import.routes(portal, env)
         routes += ops_report.routes(portal, env)
         routes += ops_pairs.routes(portal, env)
+        routes += ops_roster.routes(portal, env)
     secure = portal.links.base_url.startswith("https://")
     secret = portal.links.keys.keys[portal.links.keys.active]
     return Starlette(

@@ -1,6 +1,7 @@
 """The operators' side of the portal: the dashboard of their programs and one relationship's
 page with every operator action. Sign-in is `web.ops_sign_in`; roster import `web.ops_import`;
-the program report `web.ops_report`; every pair of a program, paged, `web.ops_pairs`.
+the program report `web.ops_report`; every pair of a program, paged, `web.ops_pairs`; the
+program's operators `web.ops_roster`.
 
 Every action is checked against the roster of the relationship's program before it is sent
 (`client.access.admit`, as the CLI does), and its actor is the signed-in operator.

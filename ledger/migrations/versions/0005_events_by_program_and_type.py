@@ -21,7 +21,3 @@ def upgrade() -> None:
     op.create_index(
         "ix_ledger_events_program_type", "ledger_events", ["program", "type", "occurred_at"]
     )
-
-
-def downgrade() -> None:
-    op.drop_index("ix_ledger_events_program_type", table_name="ledger_events")
