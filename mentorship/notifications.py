@@ -41,6 +41,7 @@ class NotificationKind(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     LEDGER_BLOCKED = "ledger_blocked"
     OPERATOR_SIGN_IN = "operator_sign_in"  # sent by the portal, not by a relationship
+    PERSONAL_LINK = "personal_link"  # sent by the portal: a fresh link for an expired one
 
 
 class Recipient(BaseModel):

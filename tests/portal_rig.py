@@ -22,7 +22,7 @@ from mentorship.enrolment import StartRelationship
 from tests.lifecycle import Lifecycle, Pair
 from web.app import Portal, build_app
 from web.links import Links, OperatorClaim, links_from
-from web.mail import sign_in_sender
+from web.mail import link_sender, sign_in_sender
 from web.oidc import OidcProvider
 from worker.app import build_worker, channels_config, lifecycle_activities
 from worker.codec_server import bound_socket
@@ -101,6 +101,7 @@ async def running_portal(
         links=links,
         clock=engine_time,
         send_sign_in=sign_in_sender(channels_config(linked)),
+        send_link=link_sender(channels_config(linked), links.lifetime),
         link_opens_per_minute=link_opens_per_minute,
         task_queue=linked.task_queue,
     )

@@ -97,6 +97,12 @@ FULL: dict[NotificationKind, dict[str, Any]] = {
         "duration_minutes": 45,
         "agenda": ["Promotion path", "Feedback on my RFC"],
     },
+    NotificationKind.PERSONAL_LINK: {
+        "url": "https://portal.example.org/p/abc",
+        "days": 30,
+        "mentor_name": "Ana Mentor",
+        "mentee_name": "Bo Mentee",
+    },
     NotificationKind.OPERATOR_SIGN_IN: {
         "sign_in_url": "https://portal.example.org/ops/s/abc",
         "minutes": 15,

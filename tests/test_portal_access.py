@@ -80,16 +80,41 @@ async def test_a_tampered_link_is_refused_and_changes_nothing(rig: PortalRig) ->
     assert types(pair) == before
 
 
-async def test_an_expired_link_is_refused_with_how_to_get_a_new_one(rig: PortalRig) -> None:
+async def test_an_expired_link_sends_a_new_one_to_its_owner_never_to_its_holder(
+    rig: PortalRig,
+) -> None:
     pair = await rig.start(request())
     state = (await pair.status()).state
     month_ago = datetime.now(UTC) - timedelta(days=31)
     old = Links(rig.links.keys, rig.url, rig.links.lifetime, clock=lambda: month_ago)
     claim = Claim(relationship_id=pair.id, person_id=state.party(Role.MENTEE).id, role=Role.MENTEE)
+    async with web(rig) as holder:
+        refused = await holder.get(old.url(claim))
+        assert refused.status_code == 403
+        assert "this link has expired" in refused.text and "Send me a new link" in refused.text
+        assert (await holder.get("/me")).status_code == 401, "an expired link opens nothing"
+        token = refused.text.split('name="csrf" value="')[1].split('"')[0]
+        sent = await holder.post("/relink", data={"csrf": token})
+        again = await holder.post("/relink", data={"csrf": token})
+    assert sent.status_code == 200 and "We sent it to b…@example.org" in sent.text
+    assert again.status_code == 403, "one new link per expired link opened"
+    [message] = [m for m in pair.outbox() if m["kind"] == "personal_link"]
+    assert (message["recipient_role"], message["recipient_email"]) == ("mentee", "bob@example.org")
+    fresh = rig.link_in(pair, "personal_link", "mentee")
+    assert fresh.rsplit("/", 1)[1] not in sent.text, "the holder never sees the new link"
+    async with signed_in(rig, fresh) as owner:
+        assert "Your goals" in (await owner.get("/me")).text
+
+
+async def test_a_tampered_link_offers_no_new_one(rig: PortalRig) -> None:
+    pair = await rig.start(request())
+    link = await rig.wait_for(pair, "welcome", "mentee")
     async with web(rig) as client:
-        refused = await client.get(old.url(claim))
-    assert refused.status_code == 403
-    assert "expired" in refused.text and "new one" in refused.text
+        refused = await client.get(link[:-3] + "xyz")
+        relinked = await client.post("/relink", data={"csrf": "x"})
+    assert refused.status_code == 403 and "Send me a new link" not in refused.text
+    assert relinked.status_code == 403
+    assert not [m for m in pair.outbox() if m["kind"] == "personal_link"]
 
 
 async def test_keys_rotate_an_older_listed_key_opens_a_retired_one_does_not(

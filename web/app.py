@@ -44,7 +44,8 @@ from web import (
     ops_roster,
     ops_sign_in,
 )
-from web.links import Claim, LinkRefused, Links
+from web.links import Claim, LinkExpired, LinkRefused, Links
+from web.mail import SendLink
 from web.oidc import OidcProvider
 from web.ops_sign_in import SendSignIn
 from web.views import HERE, csrf_ok, csrf_token, local_text, page, templates, timeline
@@ -66,6 +67,7 @@ class Portal:
     clock: Callable[[], Awaitable[datetime]] = field(default=lambda: _wall_clock())
     contact_hint: str = "reply to any email from your program and ask for a new one"
     send_sign_in: SendSignIn | None = None  # operators' emailed sign-in links; None: not offered
+    send_link: SendLink | None = None  # a fresh personal link for an expired one; None: not offered
     oidc: OidcProvider | None = None  # operators' sign-in through OpenID Connect, if configured
     link_opens_per_minute: int = 30  # per client address, for personal and sign-in links
     task_queue: str = TASK_QUEUE  # where relationships started from the portal run
@@ -94,6 +96,21 @@ def build_app(portal: Portal) -> Starlette:
         token = request.path_params["token"]
         try:
             claim = portal.links.read(token)
+        except LinkExpired as err:
+            log.info("portal.link_refused", reason=err.reason)
+            if portal.send_link is None:
+                return refused(request, err.reason)
+            request.session.clear()
+            request.session["relink"] = err.claim.model_dump(mode="json")
+            return page(
+                env,
+                "refused.html",
+                403,
+                reason=err.reason,
+                hint=portal.contact_hint,
+                relink=True,
+                csrf=csrf_token(request),
+            )
         except LinkRefused as err:
             log.info("portal.link_refused", reason=err.reason)
             return refused(request, err.reason)
@@ -219,6 +236,24 @@ def build_app(portal: Portal) -> Starlette:
             headers={"Content-Disposition": f'attachment; filename="meeting-{meeting.number}.ics"'},
         )
 
+    async def relink(request: Request) -> Response:
+        """Sends a new link to the person an expired one was for, at their own address."""
+        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        raw = request.session.get("relink")
+        if portal.send_link is None or not isinstance(raw, dict) or not csrf_ok(request, form):
+            return refused(request, "Open the expired link again, then ask for a new one.")
+        claim = Claim.model_validate(raw)
+        view = await load(claim)
+        if isinstance(view, str):
+            return refused(request, view, 503)
+        person = view.state.party(claim.role)
+        if person.id != claim.person_id:
+            return refused(request, "This link is not for this relationship.")
+        await portal.send_link(view.state, claim.role, portal.links.url(claim))
+        request.session.pop("relink", None)
+        log.info("portal.link_sent", relationship_id=claim.relationship_id, role=claim.role.value)
+        return page(env, "relinked.html", address=_masked(person.email))
+
     async def sign_out(request: Request) -> Response:
         request.session.clear()
         return page(env, "signed_out.html")
@@ -231,6 +266,7 @@ def build_app(portal: Portal) -> Starlette:
         Route("/me", me),
         Route("/me/{action}", submit, methods=["POST"]),
         Route("/me/meetings/{number:int}.ics", meeting_ics),
+        Route("/relink", relink, methods=["POST"]),
         Route("/sign-out", sign_out, methods=["GET", "POST"]),
         Route("/healthz", health),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -251,6 +287,7 @@ def build_app(portal: Portal) -> Starlette:
             Middleware(AccessLog),
             Middleware(SecurityHeaders),
             Middleware(RateLimit, prefix="/p/", per_minute=portal.link_opens_per_minute),
+            Middleware(RateLimit, prefix="/relink", per_minute=portal.link_opens_per_minute),
             Middleware(RateLimit, prefix="/ops/s", per_minute=portal.link_opens_per_minute),
             Middleware(RateLimit, prefix="/ops/oidc", per_minute=portal.link_opens_per_minute),
             Middleware(
@@ -263,6 +300,12 @@ def build_app(portal: Portal) -> Starlette:
             ),
         ],
     )
+
+
+def _masked(address: str) -> str:
+    """Enough of an address to recognise it, not to learn it: b…@example.org."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}…@{domain}"
 
 
 async def _wall_clock() -> datetime:

@@ -30,9 +30,19 @@ SIGN_IN_LIFETIME = timedelta(minutes=15)
 class LinkRefused(ValueError):
     """A link that opens nothing: expired, altered, or signed with a retired key."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, expired: Any = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.expired = expired  # an authentic link's payload, when age alone refused it
+
+
+class LinkExpired(LinkRefused):
+    """A link we signed that is too old: who it was for is known, so a new one can be sent
+    to them (never shown to whoever holds the old one)."""
+
+    def __init__(self, claim: Claim) -> None:
+        super().__init__("this link has expired")
+        self.claim = claim
 
 
 class Claim(BaseModel):
@@ -134,7 +144,8 @@ class Links:
                 signed, max_age=int(lifetime.total_seconds())
             )
         except SignatureExpired:
-            raise LinkRefused("this link has expired") from None
+            authentic = self._serializer(key_id, salt).loads(signed)  # signature checked again
+            raise LinkRefused("this link has expired", expired=authentic) from None
         except BadSignature:
             raise LinkRefused("this link is not valid (it was changed or cut short)") from None
 
@@ -145,7 +156,12 @@ class Links:
         return f"{self.base_url}/p/{self.token(claim)}"
 
     def read(self, token: str) -> Claim:
-        data = self._load(token, _SALT, self.lifetime)
+        """Raises LinkExpired (with its claim) for an old link of ours, LinkRefused else."""
+        try:
+            data = self._load(token, _SALT, self.lifetime)
+        except LinkRefused as err:
+            old = _participant_claim(err.expired) if err.expired is not None else None
+            raise (LinkExpired(old) if old else err) from None
         try:
             claim = Claim.model_validate(data)
         except ValidationError:
@@ -164,6 +180,14 @@ class Links:
             return OperatorClaim.model_validate(data)
         except ValidationError:
             raise LinkRefused("this sign-in link is not valid") from None
+
+
+def _participant_claim(data: Any) -> Claim | None:
+    try:
+        claim = Claim.model_validate(data)
+    except ValidationError:
+        return None
+    return claim if claim.role in PARTICIPANT_ROLES else None
 
 
 def link_keys_from(settings: Settings) -> LinkKeys | None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from temporalio.client import Client
 
 from ledger.store import Ledger
 from web.app import Portal, build_app
 from web.links import links_from
-from web.mail import sign_in_sender
+from web.mail import link_sender, sign_in_sender
 from web.oidc import oidc_from
 from worker.app import channels_config
 from worker.settings import Settings
@@ -42,6 +43,7 @@ def portal_for(settings: Settings, ledger: Ledger) -> Portal | None:
         sender=settings.smtp_sender,
         contact_hint=hint,
         send_sign_in=None if settings.oidc_only else sign_in_sender(channels_config(settings)),
+        send_link=link_sender(channels_config(settings), timedelta(days=settings.link_days)),
         oidc=oidc_from(settings),
         task_queue=settings.task_queue,
     )
