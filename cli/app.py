@@ -172,7 +172,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "operators": (
         "operator_commands",
         _OPS,
-        "Who runs each program: list its operators, add one (only its operators can).",
+        "Who runs each program: list its operators, add or remove one (only its operators can).",
     ),
     "repair": (
         "repair_command",

@@ -97,8 +97,8 @@ def remove(engine: Engine, program: str, operator_id: str, by: str, at: datetime
     """False when they were not on the roster. Raises LastOperator rather than leave the
     program without one. Read and written in one transaction, so two operators removing each
     other at once cannot empty it: PostgreSQL's row locks make the second wait for the first,
-    and SQLite refuses the second writer's stale read."""
-    with engine.begin() as conn:
+    and on SQLite the transaction holds the write lock from its first read (`ledger_write`)."""
+    with engine.connect() as conn, conn.execution_options(ledger_write=True).begin():
         active = (
             conn.execute(
                 select(_RO.operator_id)

@@ -762,7 +762,14 @@ async def test_an_operator_taken_off_the_roster_acts_no_more(
 async def test_a_roster_row_whose_operator_does_not_run_the_program_starts_nothing(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await cli.start("alice", "bob")
+    rid = await cli.start("alice", "bob")
+
+    async def recorded() -> bool:  # `list` reads the ledger, written just after the start
+        return [r["relationship_id"] for r in await cli.json("list", "--program", cli.program)] == [
+            rid
+        ]
+
+    await eventually(recorded, "the first relationship in the ledger")
     roster = cli.file(
         "roster.yaml",
         [
@@ -782,8 +789,7 @@ async def test_a_roster_row_whose_operator_does_not_run_the_program_starts_nothi
     assert result.exit_code != 0
     assert "roster.yaml:1: operator_id: operator 'mallory' is not on the roster" in result.stderr
     assert "nothing was started" in result.stderr
-    listed = await cli.json("list", "--program", cli.program)
-    assert len(listed) == 1
+    assert await recorded(), "the import started nothing"
 
 
 async def test_a_participant_action_typed_at_the_cli_is_recorded_as_entered_by_the_operator(
