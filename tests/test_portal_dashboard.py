@@ -138,7 +138,7 @@ async def test_a_big_program_shows_its_first_pairs_and_pages_through_the_rest(
         dashboard = html.unescape((await client.get("/ops")).text)
         first = html.unescape((await client.get("/ops/p/eng-2026")).text)
         last = html.unescape((await client.get("/ops/p/eng-2026?page=3")).text)
-    assert f"All {total} pairs, search and filter" in dashboard
+    assert f"Pairs: search and filter ({total})" in dashboard
     assert dashboard.count("<tr><td>") == 20 and f"The other {total - 20} pairs" in dashboard
     assert f"1 to 50 of {total} pairs" in first and first.count("<tr><td>") == 50
     assert 'rel="next"' in first and 'rel="prev"' not in first
@@ -189,7 +189,7 @@ async def test_an_operator_searches_the_pairs_in_the_browser(
 ) -> None:
     page = await person(browser)
     await page.goto(big_program.sign_in_url())
-    await page.get_by_role("link", name="All 125 pairs, search and filter").click()
+    await page.get_by_role("link", name="Pairs: search and filter (125)").click()
     await page.get_by_label("Name or id contains").fill("Mentee 007")
     await page.get_by_role("button", name="Show").click()
     await expect(page.locator("#pairs-count")).to_have_text("1 pair")
