@@ -155,9 +155,15 @@ async def test_an_operator_signs_in_sees_the_pair_and_pauses_and_resumes_it(
     await shot(operator, "11-operator-dashboard")
     await operator.get_by_role("link", name="Alice Mentor & Bob Mentee").first.click()
     await expect(operator.locator("#phase")).to_have_text("onboarding")
+    glance = operator.locator(".glance")
+    await expect(glance).to_contain_text("Bob Mentee bob@example.org")
+    await expect(glance).to_contain_text("none scheduled")
     await operator.get_by_label("Why pause").fill("Mentor on leave")
     await operator.get_by_role("button", name="Pause").click()
     await expect(operator.locator("#phase")).to_have_text("paused")
+    await expect(operator.get_by_role("status")).to_have_text(
+        "Paused: its meetings are off both calendars and its reminders wait until you resume."
+    )
     await shot(operator, "12-operator-paused")
     assert (await pair.status()).state.phase.value == "paused"
     await operator.get_by_role("button", name="Resume").click()
