@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from client.access import admit_starter
 from client.relationships import act, status
+from ledger import rosters
 from ledger.chain import LedgerEntry
 from ledger.records import to_entry
 from ledger.store import IntegrityConflict
@@ -237,3 +238,44 @@ async def test_a_held_relationship_says_so_to_its_operator_and_its_participants(
         me = (await web.get(mentee)).text
     assert "need repair by an operator, who has been told" in me
     assert 'action="/me/' not in me, "no form that the relationship would refuse"
+
+
+async def test_an_operator_sends_a_participant_a_new_link_that_only_they_receive(
+    rig: PortalRig,
+) -> None:
+    pair = await rig.start(request())
+    olga = rig.links.sign_in_url(OperatorClaim(operator_id="olga", email="olga@example.org"))
+    async with httpx.AsyncClient(base_url=rig.url, follow_redirects=True, timeout=30) as web:
+        await web.get(olga)
+        page = (await web.get(f"/ops/r/{pair.id}")).text
+        token = page.split('name="csrf" value="')[1].split('"')[0]
+        sent = await web.post(f"/ops/r/{pair.id}/link/mentee", data={"csrf": token})
+        forged = await web.post(f"/ops/r/{pair.id}/link/operator", data={"csrf": token})
+    said = html.unescape(sent.text)
+    assert "A new personal link went to Bob Mentee (b…@example.org)." in said
+    assert forged.status_code == 403, "links are for the mentor and the mentee only"
+    [message] = [m for m in pair.outbox() if m["kind"] == "personal_link"]
+    assert (message["recipient_role"], message["recipient_email"]) == ("mentee", "bob@example.org")
+    fresh = rig.link_in(pair, "personal_link", "mentee")
+    assert fresh.rsplit("/", 1)[1] not in said, "the operator never sees the link"
+    async with httpx.AsyncClient(base_url=rig.url, follow_redirects=True, timeout=30) as bob:
+        assert "Your goals" in (await bob.get(fresh)).text
+
+    rosters.add(
+        rig.ledger.engine,
+        rosters.RosterEntry(
+            program="sales-2026",
+            operator_id="oscar",
+            name="Oscar",
+            email="oscar@example.org",
+            added_by="test",
+            added_at=T0,
+        ),
+    )
+    oscar = rig.links.sign_in_url(OperatorClaim(operator_id="oscar", email="oscar@example.org"))
+    async with httpx.AsyncClient(base_url=rig.url, follow_redirects=True, timeout=30) as web:
+        await web.get(oscar)
+        token = (await web.get("/ops/sign-in")).text.split('name="csrf" value="')[1][:32]
+        refused = await web.post(f"/ops/r/{pair.id}/link/mentee", data={"csrf": token})
+    assert refused.status_code == 403 and "not on the roster" in refused.text
+    assert len([m for m in pair.outbox() if m["kind"] == "personal_link"]) == 1

@@ -48,7 +48,16 @@ from web.links import Claim, LinkExpired, LinkRefused, Links
 from web.mail import SendLink
 from web.oidc import OidcProvider
 from web.ops_sign_in import SendSignIn
-from web.views import HERE, csrf_ok, csrf_token, local_text, page, templates, timeline
+from web.views import (
+    HERE,
+    csrf_ok,
+    csrf_token,
+    local_text,
+    masked_address,
+    page,
+    templates,
+    timeline,
+)
 from workflows.contract import TASK_QUEUE, StatusView
 
 log = structlog.get_logger("mentorflow.portal")
@@ -252,7 +261,7 @@ def build_app(portal: Portal) -> Starlette:
         await portal.send_link(view.state, claim.role, portal.links.url(claim))
         request.session.pop("relink", None)
         log.info("portal.link_sent", relationship_id=claim.relationship_id, role=claim.role.value)
-        return page(env, "relinked.html", address=_masked(person.email))
+        return page(env, "relinked.html", address=masked_address(person.email))
 
     async def sign_out(request: Request) -> Response:
         request.session.clear()
@@ -300,12 +309,6 @@ def build_app(portal: Portal) -> Starlette:
             ),
         ],
     )
-
-
-def _masked(address: str) -> str:
-    """Enough of an address to recognise it, not to learn it: b…@example.org."""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}…@{domain}"
 
 
 async def _wall_clock() -> datetime:

@@ -38,7 +38,7 @@ from mentorship import commands as c
 from mentorship.cadence import Cadence
 from mentorship.participants import Actor, Role
 from web import views
-from web.links import OperatorClaim
+from web.links import Claim, OperatorClaim
 
 log = structlog.get_logger("mentorflow.portal")
 BACK = "Go back to your programs at /ops."
@@ -153,6 +153,7 @@ def routes(portal: Any, env: Environment) -> list[Route]:
             csrf=views.csrf_token(request),
             problem=problem,
             done=request.query_params.get("done", ""),
+            masked=views.masked_address,
         )
 
     async def operate(request: Request) -> Response:
@@ -197,9 +198,51 @@ def routes(portal: Any, env: Environment) -> list[Route]:
         log.info("portal.operator_acted", relationship_id=rid, action=action)
         return RedirectResponse(f"/ops/r/{rid}?done={action}", status_code=303)
 
+    async def send_link(request: Request) -> Response:
+        """A participant lost their emails: a fresh personal link goes to their own address,
+        never to the operator's screen."""
+        who = operator_of(request)
+        if who is None:
+            return not_signed_in()
+        rid, role_name = request.path_params["rid"], request.path_params["role"]
+        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        if not views.csrf_ok(request, form) or role_name not in ("mentor", "mentee"):
+            return page(
+                "refused.html",
+                403,
+                reason="This form has expired; reload the page.",
+                heading="Not this page",
+                then=BACK,
+            )
+        if portal.send_link is None:
+            return await _relationship_page(request, who, "Links cannot be sent from here.", 400)
+        client = await portal.temporal()
+        try:
+            view = await status(client, rid, timeout=10.0)
+            await run_in_threadpool(
+                admit, portal.ledger.engine, view.state.program, who.operator_id
+            )
+        except NotOnRoster as err:
+            return page("refused.html", 403, reason=str(err), heading="Not your program", then=ASK)
+        except RPCError:
+            return page(
+                "refused.html",
+                404,
+                reason=f"No running relationship '{rid}'.",
+                heading="Not this page",
+                then=BACK,
+            )
+        role = Role(role_name)
+        person = view.state.party(role)
+        claim = Claim(relationship_id=rid, person_id=person.id, role=role)
+        await portal.send_link(view.state, role, portal.links.url(claim))
+        log.info("portal.link_sent", relationship_id=rid, role=role.value, by=who.operator_id)
+        return RedirectResponse(f"/ops/r/{rid}?done=link-{role.value}", status_code=303)
+
     return [
         Route("/ops", dashboard),
         Route("/ops/r/{rid}", relationship),
+        Route("/ops/r/{rid}/link/{role}", send_link, methods=["POST"]),
         Route("/ops/r/{rid}/{action}", operate, methods=["POST"]),
     ]
 

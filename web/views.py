@@ -47,6 +47,12 @@ def csrf_ok(request: Request, form: dict[str, str]) -> bool:
     return hmac.compare_digest(form.get("csrf", ""), str(request.session.get("csrf", "")))
 
 
+def masked_address(address: str) -> str:
+    """Enough of an address to recognise it, not to learn it: b…@example.org."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}…@{domain}"
+
+
 def local_input(moment: datetime, zone_name: str) -> str:
     """A moment as a datetime-local field's value in the person's zone (UTC if unknown)."""
     try:
