@@ -8,15 +8,17 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from playwright.async_api import Browser, Page
 from pydantic import SecretStr
+from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from client.access import admit_starter
+from ledger import rosters
 from ledger.store import Ledger
 from mentorship.enrolment import StartRelationship
 from tests.lifecycle import Lifecycle, Pair
@@ -182,3 +184,16 @@ async def ledger_portal(
         server.should_exit = True
         await serving
         ledger.dispose()
+
+
+def oscar_runs_sales(engine: Engine) -> None:
+    """Oscar, an operator of another program (sales-2026) and of nothing here."""
+    entry = rosters.RosterEntry(
+        program="sales-2026",
+        operator_id="oscar",
+        name="Oscar Operator",
+        email="oscar@example.org",
+        added_by="test",
+        added_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    rosters.add(engine, entry)

@@ -17,13 +17,12 @@ from starlette.testclient import TestClient
 from temporalio.testing import WorkflowEnvironment
 
 from client.relationships import act
-from ledger import rosters
 from mentorship import commands as c
 from mentorship import events as ev
 from mentorship.participants import Participant, Role
 from tests.factories import ALICE, MENTEE, MENTOR, commitment, goals, request, terms
 from tests.lifecycle import Pair
-from tests.portal_rig import PortalRig, running_portal
+from tests.portal_rig import PortalRig, oscar_runs_sales, running_portal
 from web.app import RateLimit
 from web.links import Claim, LinkKeys, Links, OperatorClaim
 from worker.settings import Settings
@@ -254,17 +253,7 @@ def test_link_opening_is_rate_limited_per_address() -> None:
 
 async def test_an_operator_not_on_the_programs_roster_is_refused(rig: PortalRig) -> None:
     pair = await rig.start(request())
-    rosters.add(
-        rig.ledger.engine,
-        rosters.RosterEntry(
-            program="sales-2026",
-            operator_id="oscar",
-            name="Oscar Operator",
-            email="oscar@example.org",
-            added_by="test",
-            added_at=datetime.now(UTC),
-        ),
-    )
+    oscar_runs_sales(rig.ledger.engine)
     oscar = rig.links.sign_in_url(OperatorClaim(operator_id="oscar", email="oscar@example.org"))
     async with web(rig) as client:
         assert (await client.get(oscar)).headers["location"] == "/ops"

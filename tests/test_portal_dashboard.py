@@ -16,7 +16,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from client.access import admit_starter
 from client.relationships import act, status
-from ledger import rosters
 from ledger.chain import LedgerEntry
 from ledger.records import to_entry
 from ledger.store import IntegrityConflict
@@ -24,7 +23,15 @@ from mentorship.fold import replay
 from mentorship.participants import Participant
 from tests.audit_journeys import eventful, never_started, write
 from tests.factories import MENTOR, OPS, T0, Journey, commitment, goals, request
-from tests.portal_rig import LedgerPortal, PortalRig, ledger_portal, person, running_portal, shot
+from tests.portal_rig import (
+    LedgerPortal,
+    PortalRig,
+    ledger_portal,
+    oscar_runs_sales,
+    person,
+    running_portal,
+    shot,
+)
 from tests.test_cli_commands import eventually
 from tests.test_ledger_faults import remove_latest_row
 from web.links import OperatorClaim
@@ -261,17 +268,7 @@ async def test_an_operator_sends_a_participant_a_new_link_that_only_they_receive
     async with httpx.AsyncClient(base_url=rig.url, follow_redirects=True, timeout=30) as bob:
         assert "Your goals" in (await bob.get(fresh)).text
 
-    rosters.add(
-        rig.ledger.engine,
-        rosters.RosterEntry(
-            program="sales-2026",
-            operator_id="oscar",
-            name="Oscar",
-            email="oscar@example.org",
-            added_by="test",
-            added_at=T0,
-        ),
-    )
+    oscar_runs_sales(rig.ledger.engine)
     oscar = rig.links.sign_in_url(OperatorClaim(operator_id="oscar", email="oscar@example.org"))
     async with httpx.AsyncClient(base_url=rig.url, follow_redirects=True, timeout=30) as web:
         await web.get(oscar)

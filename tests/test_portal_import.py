@@ -19,9 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from client.access import admit_starter
 from client.relationships import status
-from ledger import rosters
 from tests.factories import OPS
-from tests.portal_rig import PortalRig, person, running_portal, shot
+from tests.portal_rig import PortalRig, oscar_runs_sales, person, running_portal, shot
 from web.links import OperatorClaim
 from worker.settings import Settings
 
@@ -113,17 +112,7 @@ async def test_every_bad_row_is_shown_with_its_line_and_nothing_starts(
 async def test_rows_of_other_programs_and_operators_are_bad_rows(
     rig: PortalRig, olga: httpx.AsyncClient
 ) -> None:
-    rosters.add(
-        rig.ledger.engine,
-        rosters.RosterEntry(
-            program="sales-2026",
-            operator_id="oscar",
-            name="Oscar",
-            email="oscar@example.org",
-            added_by="test",
-            added_at=datetime.now(UTC),
-        ),
-    )
+    oscar_runs_sales(rig.ledger.engine)
     roster = "\n".join(
         [
             "program,operator_id," + HEADER,

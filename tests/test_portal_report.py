@@ -8,18 +8,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, expect
 
 from client.access import admit_starter
-from ledger import rosters
 from ledger.outcomes import program_series
 from tests.audit_journeys import eventful, never_started, write
 from tests.factories import OPS, T0
-from tests.portal_rig import LedgerPortal, ledger_portal, person, shot
+from tests.portal_rig import LedgerPortal, ledger_portal, oscar_runs_sales, person, shot
 from worker.settings import Settings
 
 AS_OF = T0 + timedelta(days=120)
@@ -117,17 +116,7 @@ async def test_without_javascript_the_numbers_are_tables_and_a_csv(
 
 
 async def test_only_the_programs_operators_see_its_report(reported: LedgerPortal) -> None:
-    rosters.add(
-        reported.ledger.engine,
-        rosters.RosterEntry(
-            program="sales-2026",
-            operator_id="oscar",
-            name="Oscar",
-            email="oscar@example.org",
-            added_by="test",
-            added_at=datetime.now(UTC),
-        ),
-    )
+    oscar_runs_sales(reported.ledger.engine)
     async with httpx.AsyncClient(base_url=reported.url) as client:
         assert (await client.get("/ops/report/eng-2026")).headers["location"] == "/ops/sign-in"
         await client.get(reported.sign_in_url("oscar", "oscar@example.org"))

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from client.access import NotOnRoster, admit
@@ -39,6 +39,7 @@ from mentorship.cadence import Cadence
 from mentorship.participants import Actor, Role
 from web import views
 from web.links import Claim, OperatorClaim
+from workflows.contract import StatusView
 
 log = structlog.get_logger("mentorflow.portal")
 BACK = "Go back to your programs at /ops."
@@ -121,13 +122,26 @@ def routes(portal: Any, env: Environment) -> list[Route]:
             return not_signed_in()
         return await _relationship_page(request, who)
 
-    async def _relationship_page(
-        request: Request, who: OperatorClaim, problem: str = "", code: int = 200
-    ) -> Response:
-        rid = request.path_params["rid"]
+    def expired_form() -> HTMLResponse:
+        return page(
+            "refused.html",
+            403,
+            reason="This form has expired; reload the page.",
+            heading="Not this page",
+            then=BACK,
+        )
+
+    async def pair_for(who: OperatorClaim, rid: str) -> tuple[Client, StatusView] | Response:
+        """The pair's live status once its program's roster admits `who`, else the page that
+        turns them away."""
         client = await portal.temporal()
         try:
             view = await status(client, rid, timeout=10.0)
+            await run_in_threadpool(
+                admit, portal.ledger.engine, view.state.program, who.operator_id
+            )
+        except NotOnRoster as err:
+            return page("refused.html", 403, reason=str(err), heading="Not your program", then=ASK)
         except RPCError:
             return page(
                 "refused.html",
@@ -136,12 +150,16 @@ def routes(portal: Any, env: Environment) -> list[Route]:
                 heading="Not this page",
                 then=BACK,
             )
-        try:
-            await run_in_threadpool(
-                admit, portal.ledger.engine, view.state.program, who.operator_id
-            )
-        except NotOnRoster as err:
-            return page("refused.html", 403, reason=str(err), heading="Not your program", then=ASK)
+        return client, view
+
+    async def _relationship_page(
+        request: Request, who: OperatorClaim, problem: str = "", code: int = 200
+    ) -> Response:
+        rid = request.path_params["rid"]
+        found = await pair_for(who, rid)
+        if isinstance(found, Response):
+            return found
+        _, view = found
         timeline = await run_in_threadpool(views.timeline, portal.ledger, rid)
         return page(
             "ops_relationship.html",
@@ -163,29 +181,11 @@ def routes(portal: Any, env: Environment) -> list[Route]:
         rid, action = request.path_params["rid"], request.path_params["action"]
         form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
         if not views.csrf_ok(request, form) or action not in ACTIONS:
-            return page(
-                "refused.html",
-                403,
-                reason="This form has expired; reload the page.",
-                heading="Not this page",
-                then=BACK,
-            )
-        client = await portal.temporal()
-        try:
-            view = await status(client, rid, timeout=10.0)
-            await run_in_threadpool(
-                admit, portal.ledger.engine, view.state.program, who.operator_id
-            )
-        except NotOnRoster as err:
-            return page("refused.html", 403, reason=str(err), heading="Not your program", then=ASK)
-        except RPCError:
-            return page(
-                "refused.html",
-                404,
-                reason=f"No running relationship '{rid}'.",
-                heading="Not this page",
-                then=BACK,
-            )
+            return expired_form()
+        found = await pair_for(who, rid)
+        if isinstance(found, Response):
+            return found
+        client, _ = found
         actor = Actor(role=Role.OPERATOR, id=who.operator_id)
         try:
             command = _command(action, form, actor)
@@ -207,31 +207,13 @@ def routes(portal: Any, env: Environment) -> list[Route]:
         rid, role_name = request.path_params["rid"], request.path_params["role"]
         form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
         if not views.csrf_ok(request, form) or role_name not in ("mentor", "mentee"):
-            return page(
-                "refused.html",
-                403,
-                reason="This form has expired; reload the page.",
-                heading="Not this page",
-                then=BACK,
-            )
+            return expired_form()
         if portal.send_link is None:
             return await _relationship_page(request, who, "Links cannot be sent from here.", 400)
-        client = await portal.temporal()
-        try:
-            view = await status(client, rid, timeout=10.0)
-            await run_in_threadpool(
-                admit, portal.ledger.engine, view.state.program, who.operator_id
-            )
-        except NotOnRoster as err:
-            return page("refused.html", 403, reason=str(err), heading="Not your program", then=ASK)
-        except RPCError:
-            return page(
-                "refused.html",
-                404,
-                reason=f"No running relationship '{rid}'.",
-                heading="Not this page",
-                then=BACK,
-            )
+        found = await pair_for(who, rid)
+        if isinstance(found, Response):
+            return found
+        _, view = found
         role = Role(role_name)
         person = view.state.party(role)
         claim = Claim(relationship_id=rid, person_id=person.id, role=role)
