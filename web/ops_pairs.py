@@ -58,21 +58,29 @@ def read_filters(params: Any) -> tuple[Wanted, dict[str, str]]:
     return Wanted(phase=phase, at_risk=params.get("at_risk") == "1", q=q, page=page), problems
 
 
-def _matching(
+def _page_of(
     engine: Engine, program: str, wanted: Wanted
 ) -> tuple[list[Summary], dict[str, tuple[str, str]]]:
+    """Every matching pair, and the names of the page's pairs. Names come from each pair's
+    first event, so they are read for every pair only when a search needs them."""
     filters = Filters(program=program, phase=wanted.phase or None, at_risk=wanted.at_risk or None)
     rows = find(engine, filters)
+    if not wanted.q:
+        start = (min(wanted.page, _pages(len(rows))) - 1) * PER_PAGE
+        shown = [r.relationship_id for r in rows[start : start + PER_PAGE]]
+        return rows, pair_names(engine, shown)
     names = pair_names(engine, [r.relationship_id for r in rows])
-    if wanted.q:
-        needle = wanted.q.casefold()
+    needle = wanted.q.casefold()
 
-        def said(row: Summary) -> str:
-            known = [row.relationship_id, row.mentor or "", row.mentee or ""]
-            return " ".join([*known, *names.get(row.relationship_id, ())]).casefold()
+    def said(row: Summary) -> str:
+        known = [row.relationship_id, row.mentor or "", row.mentee or ""]
+        return " ".join([*known, *names.get(row.relationship_id, ())]).casefold()
 
-        rows = [r for r in rows if needle in said(r)]
-    return rows, names
+    return [r for r in rows if needle in said(r)], names
+
+
+def _pages(total: int) -> int:
+    return max(1, -(-total // PER_PAGE))
 
 
 def routes(portal: Any, env: Environment) -> list[Route]:
@@ -81,8 +89,8 @@ def routes(portal: Any, env: Environment) -> list[Route]:
         if refused is not None:
             return refused
         wanted, problems = read_filters(request.query_params)
-        rows, names = await run_in_threadpool(_matching, portal.ledger.engine, program, wanted)
-        pages = max(1, -(-len(rows) // PER_PAGE))
+        rows, names = await run_in_threadpool(_page_of, portal.ledger.engine, program, wanted)
+        pages = _pages(len(rows))
         if wanted.page > pages:
             problems["page"] = f"there are {pages} page{'s' if pages > 1 else ''}; use 1 to {pages}"
         page = min(wanted.page, pages)
